@@ -1,0 +1,1 @@
+"""REST API and composition root of the Tradeshub hub."""

@@ -1,0 +1,204 @@
+"""The ``tradeshub`` command: serve, migrate, seed, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from api.config import ConfigError, Settings, load_settings
+from api.logs import configure_logging
+
+log = logging.getLogger("tradeshub")
+
+
+def _run(coro_fn: Callable[[], Awaitable[int]]) -> int:
+    try:
+        import uvloop
+
+        return uvloop.run(coro_fn())  # type: ignore[no-any-return]
+    except ImportError:
+        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where installed: it is what keeps the live path's latency low."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from api.app import create_app
+
+    if args.no_migrate:
+        settings = Settings(**{**settings.__dict__, "migrate_on_start": False})
+    port = args.port if args.port is not None else settings.port
+    mode = "cluster node (Redis fan-out)" if settings.redis_url else "single node (in-process)"
+    database = "configured PostgreSQL" if settings.database_url else (
+        f"embedded PostgreSQL under {settings.data_dir}/pgdata"
+    )
+    log.info(
+        f"tradeshub starting: {mode}, {database}, port {port}, env {settings.app_env}",
+        extra={"settings": settings.describe()},
+    )
+    loop = _new_loop()
+    log.info(f"event loop: {type(loop).__module__}")
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=port,
+        shutdown_timeout=settings.shutdown_grace_s,
+        access_log=None,
+        print=lambda text: log.info(str(text).strip()),
+        handle_signals=True,
+        loop=loop,
+    )
+    return 0
+
+
+def migrate_cmd(settings: Settings, args: argparse.Namespace) -> int:
+    from api.db import create_pool, database_dsn
+    from api.migrate import migrate
+
+    async def run() -> int:
+        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
+            pool = await create_pool(dsn, 1, 1)
+            try:
+                async with pool.acquire() as conn:
+                    applied = await migrate(conn)
+            finally:
+                await pool.close()
+        if applied:
+            for name in applied:
+                print(f"applied {name}")
+        else:
+            print("database is up to date")
+        return 0
+
+    return _run(run)
+
+
+def seed_cmd(settings: Settings, args: argparse.Namespace) -> int:
+    from api.accounts import Accounts, LoginLimits
+    from api.db import create_pool, database_dsn
+    from api.migrate import migrate
+    from api.passwords import Passwords
+    from api.seed import TRADES
+    from api.store.trades import upsert_trades
+    from hub.auth import TokenCodec
+    from hub.ratelimit import MemoryRateLimiter
+
+    async def run() -> int:
+        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
+            pool = await create_pool(dsn, 1, 2)
+            try:
+                async with pool.acquire() as conn:
+                    await migrate(conn)
+                    async with conn.transaction():
+                        total = await upsert_trades(conn, TRADES)
+                print(f"trades: {total} in the catalogue")
+                if settings.admin_email and settings.admin_password:
+                    accounts = Accounts(
+                        pool,
+                        Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
+                        TokenCodec(settings.jwt_secret, 60, 60),
+                        MemoryRateLimiter(),
+                        LoginLimits(5, 5, 60),
+                    )
+                    changed = await accounts.create_admin(
+                        settings.admin_email, settings.admin_password
+                    )
+                    print(f"admin {settings.admin_email}: {'created' if changed else 'exists'}")
+                else:
+                    print("admin: skipped (set ADMIN_EMAIL and ADMIN_PASSWORD to create one)")
+            finally:
+                await pool.close()
+        return 0
+
+    return _run(run)
+
+
+def create_admin_cmd(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from api.accounts import Accounts, LoginLimits
+    from api.db import create_pool, database_dsn
+    from api.migrate import migrate
+    from api.passwords import Passwords
+    from hub.auth import TokenCodec
+    from hub.ratelimit import MemoryRateLimiter
+
+    password = settings.admin_password or getpass.getpass("password for the admin: ")
+
+    async def run() -> int:
+        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
+            pool = await create_pool(dsn, 1, 2)
+            try:
+                async with pool.acquire() as conn:
+                    await migrate(conn)
+                accounts = Accounts(
+                    pool,
+                    Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
+                    TokenCodec(settings.jwt_secret, 60, 60),
+                    MemoryRateLimiter(),
+                    LoginLimits(5, 5, 60),
+                )
+                changed = await accounts.create_admin(args.email, password, args.name)
+            finally:
+                await pool.close()
+        print(f"admin {args.email}: {'created or promoted' if changed else 'already an admin'}")
+        return 0
+
+    return _run(run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tradeshub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser("serve", help="run the hub (REST + Socket.IO) on PORT")
+    p_serve.add_argument("--port", type=int, default=None, help="overrides PORT")
+    p_serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+    sub.add_parser("migrate", help="apply pending database migrations")
+    sub.add_parser("seed", help="load trade categories and the first admin (idempotent)")
+    p_admin = sub.add_parser("create-admin", help="create or promote an admin account")
+    p_admin.add_argument("email")
+    p_admin.add_argument("--name", default="Admin")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"tradeshub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    commands = {
+        "serve": serve,
+        "migrate": migrate_cmd,
+        "seed": seed_cmd,
+        "create-admin": create_admin_cmd,
+    }
+    try:
+        return commands[args.command](settings, args)
+    except Exception as exc:  # one clear line for operators; details in the log
+        from api.migrate import MigrationError
+
+        if isinstance(exc, MigrationError):
+            print(f"tradeshub: migration error: {exc}", file=sys.stderr)
+            return 3
+        from hub.errors import DomainError
+
+        if isinstance(exc, DomainError):
+            print(f"tradeshub: {exc.message}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

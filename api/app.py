@@ -1,0 +1,122 @@
+"""The composition root: ``create_app(settings)`` builds the whole hub.
+
+It is the only place that knows every concrete class: it picks the in-process or the
+Redis implementations once, from the settings, and hands them to the actions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
+
+from aiohttp import web
+
+from api import keys
+from api.accounts import Accounts, LoginLimits
+from api.config import Settings
+from api.db import create_pool, database_dsn
+from api.errors import error_middleware
+from api.metrics import Metrics
+from api.middleware import rate_limit_middleware, request_id_middleware, security_middleware
+from api.migrate import migrate
+from api.openapi import build_openapi
+from api.passwords import Passwords
+from api.routes import ROUTES, add_routes
+from hub.auth import TokenCodec
+from hub.gateway import Gateway
+from hub.ratelimit import MemoryRateLimiter
+from hub.server import create_sio
+
+log = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    try:
+        return version("tradeshub")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the aiohttp application serving REST, Socket.IO and operations endpoints."""
+    app = web.Application(
+        middlewares=[
+            request_id_middleware,
+            error_middleware,
+            security_middleware,
+            rate_limit_middleware,
+        ],
+        client_max_size=settings.max_body_bytes,
+    )
+    metrics = Metrics()
+    tokens = TokenCodec(
+        settings.jwt_secret, settings.jwt_access_expiry_s, settings.jwt_refresh_expiry_s
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = metrics
+    app[keys.TOKENS] = tokens
+    app[keys.LIMITER] = MemoryRateLimiter()
+    app[keys.OPENAPI] = build_openapi(ROUTES, _version())
+
+    sio = create_sio(None, settings.cors_origins, settings.socket_max_frame_bytes)
+    gateway = Gateway(
+        tokens,
+        settings.cors_origins,
+        on_event=lambda event, outcome: metrics.socket_events.labels(event, outcome).inc(),
+        on_connect_outcome=lambda outcome: metrics.socket_connects.labels(outcome).inc(),
+    )
+    sio.register_namespace(gateway)
+    sio.attach(app, socketio_path="socket.io")
+    metrics.gauge("tradeshub_sockets_open", "Socket.IO connections on this node.",
+                  lambda: len(gateway.identities))
+
+    add_routes(app, ROUTES)
+    app.cleanup_ctx.append(_database(settings, metrics))
+
+    async def close_sockets(app: web.Application) -> None:
+        # Tell every socket why it goes away, then close them before the pools close.
+        await sio.emit("server:closing", {"reason": "server shutting down, reconnect"})
+        await sio.shutdown()
+
+    app.on_shutdown.append(close_sockets)
+    return app
+
+
+def _database(settings: Settings, metrics: Metrics):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
+            async for _ in _with_pool(app, settings, metrics, dsn):
+                yield
+
+    return ctx
+
+
+async def _with_pool(
+    app: web.Application, settings: Settings, metrics: Metrics, dsn: str
+) -> AsyncIterator[None]:
+    pool = await create_pool(dsn, settings.db_pool_min, settings.db_pool_max)
+    try:
+        if settings.migrate_on_start:
+            async with pool.acquire() as conn:
+                applied = await migrate(conn)
+            if applied:
+                log.info("migrations applied", extra={"applied": applied})
+        app[keys.POOL] = pool
+        metrics.gauge("tradeshub_db_pool_size", "Open database connections.", pool.get_size)
+        metrics.gauge("tradeshub_db_pool_idle", "Idle database connections.", pool.get_idle_size)
+        passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+        app[keys.ACCOUNTS] = Accounts(
+            pool,
+            passwords,
+            app[keys.TOKENS],
+            app[keys.LIMITER],
+            LoginLimits(
+                settings.login_max_failures,
+                settings.login_ip_max_failures,
+                settings.login_lock_window_s,
+            ),
+        )
+        yield
+    finally:
+        await pool.close()

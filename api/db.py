@@ -1,0 +1,79 @@
+"""PostgreSQL: the connection pool, and the embedded server used when none is configured."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb columns come and go as Python objects, encoded with orjson.
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda v: orjson.dumps(v).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+
+
+async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections carry the project's codecs."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        command_timeout=30,
+        # Reconnect quickly after a database restart instead of serving dead connections.
+        max_inactive_connection_lifetime=60,
+    )
+    if pool is None:  # only possible when not awaited; keeps the type exact
+        raise RuntimeError("asyncpg.create_pool returned no pool")
+    return pool
+
+
+@asynccontextmanager
+async def embedded_postgres(data_dir: Path) -> AsyncIterator[str]:
+    """Start a private PostgreSQL 16 (pgserver) under ``data_dir``; stop it on exit.
+
+    Yields a DSN over a unix socket. Only used when no database is configured, so a newcomer
+    can run the hub with nothing installed.
+    """
+    import warnings
+
+    # pgserver logs every command at INFO; keep the hub's log readable.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver  # imported lazily: production never needs it
+
+    pgdata = (data_dir / "pgdata").resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server: Any = pgserver.get_server(pgdata, cleanup_mode="stop")
+    uri = server.get_uri()
+    try:
+        exists = "1 row" in server.psql("SELECT 1 FROM pg_database WHERE datname = 'tradeshub'")
+        if not exists:
+            server.psql("CREATE DATABASE tradeshub")
+        yield uri.replace("/postgres?", "/tradeshub?")
+    finally:
+        server.cleanup()
+
+
+@asynccontextmanager
+async def database_dsn(database_url: str | None, data_dir: Path) -> AsyncIterator[str]:
+    """The configured database, or an embedded one for as long as the context lasts."""
+    if database_url is not None:
+        yield database_url
+        return
+    async with embedded_postgres(data_dir) as dsn:
+        log.info("database: embedded PostgreSQL", extra={"data_dir": str(data_dir)})
+        yield dsn

@@ -1,0 +1,1 @@
+"""Thin REST handlers: parse, authorise, call one action, map the result."""

@@ -1,0 +1,67 @@
+"""Password hashing (Argon2id) and the password policy.
+
+Hashing runs in a worker thread: Argon2 is deliberately slow and must not stall the event
+loop. An unknown email is checked against a dummy hash so it costs the same time as a
+wrong password (no account enumeration by timing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hub.errors import ValidationFailed
+
+MIN_LENGTH = 10
+_COMMON_FILE = Path(__file__).with_name("common_passwords.txt")
+
+
+def _load_common() -> frozenset[str]:
+    return frozenset(
+        line.strip().lower()
+        for line in _COMMON_FILE.read_text("utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+
+
+class Passwords:
+    """Hashes, verifies and checks passwords against the policy."""
+
+    def __init__(self, time_cost: int = 3, memory_kib: int = 65536) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._common = _load_common()
+        self._dummy_hash = self._hasher.hash("dummy password for unknown accounts")
+
+    def check_policy(self, password: str, email: str) -> None:
+        """Raise a validation_error naming the rule the password breaks."""
+        rule: str | None = None
+        if len(password) < MIN_LENGTH:
+            rule = f"must be at least {MIN_LENGTH} characters"
+        elif len(password) > 256:
+            rule = "must be at most 256 characters"
+        elif password.strip().lower() in self._common:
+            rule = "is too common"
+        else:
+            lowered = password.lower()
+            local = email.split("@", 1)[0].lower()
+            if lowered == email.lower() or (len(local) >= 4 and local in lowered):
+                rule = "must not contain the email"
+        if rule:
+            raise ValidationFailed(
+                f"password {rule}", {"fields": {"password": rule}, "rule": rule.split()[-1]}
+            )
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, stored_hash: str | None, password: str) -> bool:
+        """Verify ``password``; with no stored hash, spend the same time and return False."""
+        target = stored_hash or self._dummy_hash
+        try:
+            ok = await asyncio.to_thread(self._hasher.verify, target, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return bool(ok) and stored_hash is not None

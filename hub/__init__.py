@@ -1,0 +1,1 @@
+"""Realtime layer: Socket.IO server, fan-out, presence, chat and tracking actions."""

@@ -1,0 +1,68 @@
+"""Domain errors with stable codes, shared by REST responses and socket acks.
+
+The REST layer maps each code to an HTTP status (``api/errors.py``); socket handlers
+answer ``{"ok": false, "error": {"code", "message"}}`` with the same codes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error a client may see. ``code`` is a stable snake_case string."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        """The contract's error object: ``{"code", "message", "details"?}``."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return error
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class Unavailable(DomainError):
+    code = "unavailable"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message, {"retry_after_s": max(1, round(retry_after))})
+        self.retry_after = max(1, round(retry_after))
+
+
+def field_error(field: str, message: str) -> ValidationFailed:
+    """A validation error about one field, with the field named in ``details``."""
+    return ValidationFailed(f"{field}: {message}", {"fields": {field: message}})

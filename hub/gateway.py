@@ -1,0 +1,183 @@
+"""The Socket.IO namespace "/": authentication at connect, and safe dispatch of events.
+
+Every client event goes through :meth:`Gateway.trigger_event`, which looks the event up in
+a table of handlers, answers unknown events with ``not_found``, turns domain errors into
+``{"ok": false, "error": {...}}`` acks and never lets an exception reach python-socketio
+(which would log a traceback and leave the client without an answer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from hub.auth import TokenCodec
+from hub.errors import DomainError, NotFound, Unauthorized
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Identity:
+    """Who a socket is. Set at connect; never taken from an event payload."""
+
+    sid: str
+    user_id: str | None  # None for a share-link viewer
+    role: str  # customer | contractor | admin | viewer
+    expires_at: float
+    share_job_id: str | None = None
+
+
+EventHandler = Callable[[Identity, Any], Awaitable[dict[str, Any]]]
+ConnectHook = Callable[[Identity], Awaitable[None]]
+DisconnectHook = Callable[[Identity], Awaitable[None]]
+ShareVerifier = Callable[[str], Awaitable[tuple[str, float]]]  # token -> (job_id, expires_at)
+
+
+class RefusedConnection(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
+    """Refuses a connect with the contract's body: ``{"error": {"code", "message"}}``.
+
+    ``message`` and ``data`` are repeated at the top level because the JavaScript client
+    builds its Error from ``data.message`` and exposes ``data.data`` as ``err.data``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        error = {"code": code, "message": message}
+        self.error_args = {"message": message, "error": error, "data": {"error": error}}
+
+
+def ok(**fields: Any) -> dict[str, Any]:
+    return {"ok": True, **fields}
+
+
+def failure(exc: DomainError) -> dict[str, Any]:
+    return {"ok": False, "error": exc.body()}
+
+
+class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
+    """Namespace "/" of the hub.
+
+    Args:
+        tokens: verifies access tokens.
+        allowed_origins: browser origins allowed to open a socket (besides the hub's own).
+        share_verifier: resolves a share token to its job, or raises Unauthorized.
+        on_event: metrics hook ``(event, outcome)``.
+    """
+
+    def __init__(
+        self,
+        tokens: TokenCodec,
+        allowed_origins: tuple[str, ...],
+        share_verifier: ShareVerifier | None = None,
+        on_event: Callable[[str, str], None] | None = None,
+        on_connect_outcome: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__("/")
+        self._tokens = tokens
+        self._allowed_origins = allowed_origins
+        self._share_verifier = share_verifier
+        self._handlers: dict[str, EventHandler] = {}
+        self._connect_hooks: list[ConnectHook] = []
+        self._disconnect_hooks: list[DisconnectHook] = []
+        self._on_event = on_event or (lambda event, outcome: None)
+        self._on_connect_outcome = on_connect_outcome or (lambda outcome: None)
+        self.identities: dict[str, Identity] = {}  # local sockets of this node only
+
+    def add_handlers(self, handlers: dict[str, EventHandler]) -> None:
+        for name, handler in handlers.items():
+            if name in self._handlers:
+                raise ValueError(f"event {name} registered twice")
+            self._handlers[name] = handler
+
+    def on_connected(self, hook: ConnectHook) -> None:
+        self._connect_hooks.append(hook)
+
+    def on_disconnected(self, hook: DisconnectHook) -> None:
+        self._disconnect_hooks.append(hook)
+
+    def identity(self, sid: str) -> Identity | None:
+        return self.identities.get(sid)
+
+    def _origin_allowed(self, environ: dict[str, Any]) -> bool:
+        origin = environ.get("HTTP_ORIGIN")
+        if not origin:
+            return True  # native apps send no Origin
+        host = environ.get("HTTP_HOST", "")
+        if origin.rstrip("/") in (f"http://{host}", f"https://{host}"):
+            return True
+        return origin.rstrip("/") in self._allowed_origins or "*" in self._allowed_origins
+
+    async def _authenticate(self, sid: str, auth: Any) -> Identity:
+        if not isinstance(auth, dict):
+            raise Unauthorized("send auth: {token} or {share_token}")
+        if "token" in auth:
+            claims = self._tokens.verify(auth["token"], "access")
+            return Identity(sid, claims.sub, claims.role, claims.exp)
+        if "share_token" in auth and self._share_verifier is not None:
+            job_id, expires_at = await self._share_verifier(auth["share_token"])
+            return Identity(sid, None, "viewer", expires_at, share_job_id=job_id)
+        raise Unauthorized("send auth: {token} or {share_token}")
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            return await self._connect(*args)
+        if event == "disconnect":
+            identity = self.identities.pop(args[0], None)
+            if identity is not None:
+                for hook in self._disconnect_hooks:
+                    try:
+                        await hook(identity)
+                    except Exception:
+                        log.exception("disconnect hook failed", extra={"sid": identity.sid})
+            return None
+        return await self._dispatch(event, args)
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        if not self._origin_allowed(environ):
+            self._on_connect_outcome("bad_origin")
+            raise RefusedConnection("forbidden", "origin not allowed")
+        try:
+            identity = await self._authenticate(sid, auth)
+        except DomainError as exc:
+            self._on_connect_outcome("unauthorized")
+            raise RefusedConnection("unauthorized", exc.message) from None
+        self.identities[sid] = identity
+        if identity.user_id is not None:
+            await self.enter_room(sid, f"user:{identity.user_id}")
+        for hook in self._connect_hooks:
+            try:
+                await hook(identity)
+            except Exception:
+                log.exception("connect hook failed", extra={"sid": sid})
+        self._on_connect_outcome("ok")
+        return True
+
+    async def _dispatch(self, event: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
+        if not args:
+            return None
+        sid = args[0]
+        data = args[1] if len(args) > 1 else None
+        identity = self.identities.get(sid)
+        handler = self._handlers.get(event) if isinstance(event, str) else None
+        try:
+            if identity is None:
+                raise Unauthorized("not connected")
+            if identity.expires_at <= self._tokens.now() and event != "auth:refresh":
+                raise Unauthorized("credentials expired; send auth:refresh")
+            if handler is None:
+                raise NotFound(f"unknown event {str(event)[:64]!r}")
+            result = await handler(identity, data)
+            self._on_event(event, "ok")
+            return result
+        except DomainError as exc:
+            self._on_event(event if handler else "unknown", exc.code)
+            return failure(exc)
+        except Exception:
+            log.exception("socket handler failed", extra={"event": event, "sid": sid})
+            self._on_event(event, "internal_error")
+            return {"ok": False, "error": {"code": "internal_error", "message": "internal error"}}

@@ -1,0 +1,1 @@
+"""Thin Socket.IO event handlers, grouped by feature; the gateway dispatches to them."""
