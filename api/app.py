@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from api import keys
 from api.accounts import Accounts, LoginLimits
@@ -26,6 +27,7 @@ from api.routes import ROUTES, add_routes
 from hub.auth import TokenCodec
 from hub.gateway import Gateway
 from hub.ratelimit import MemoryRateLimiter
+from hub.ratelimit_redis import RedisRateLimiter
 from hub.server import create_sio
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,15 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = metrics
     app[keys.TOKENS] = tokens
-    app[keys.LIMITER] = MemoryRateLimiter()
+    if settings.redis_url:
+        redis = Redis.from_url(
+            settings.redis_url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=5
+        )
+        app[keys.REDIS] = redis
+        app[keys.LIMITER] = RedisRateLimiter(redis)
+        app.cleanup_ctx.append(_close_redis(redis))
+    else:
+        app[keys.LIMITER] = MemoryRateLimiter()
     app[keys.OPENAPI] = build_openapi(ROUTES, _version())
 
     sio = create_sio(None, settings.cors_origins, settings.socket_max_frame_bytes)
@@ -81,6 +91,14 @@ def create_app(settings: Settings) -> web.Application:
 
     app.on_shutdown.append(close_sockets)
     return app
+
+
+def _close_redis(redis: Redis):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await redis.aclose()
+
+    return ctx
 
 
 def _database(settings: Settings, metrics: Metrics):  # type: ignore[no-untyped-def]

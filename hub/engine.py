@@ -1,0 +1,488 @@
+"""Engine.IO / Socket.IO server classes of the hub: direct websocket writes, lean per-socket state.
+
+python-engineio's stock websocket session costs, per connection, an ``asyncio.Queue`` plus a
+writer task that moves every packet from the queue to ``ws.send``; per *received* frame, a new
+Task wrapped in ``asyncio.wait_for``; and per ping cycle, another Task sleeping 25 s. On one
+core that caps a Socket.IO fan-out at ~25k deliveries/s and ~30 KB per idle connection.
+
+:class:`HubServer` is a drop-in ``socketio.AsyncServer`` (aiohttp only) whose Engine.IO layer
+(:class:`HubEngineServer`, :class:`HubSocket`) instead:
+
+* gives every websocket session a :class:`Wire`: packets are encoded and written straight to
+  the connection's transport as complete websocket frames (no queue, no writer task);
+* reads frames in the request handler's own task, with no Task or timeout per frame (dead
+  peers are found by the Engine.IO ping/pong, which closes the session);
+* pings with one ``call_later`` timer per socket instead of a sleeping Task;
+* disables permessage-deflate, so a frame is the same bytes for every recipient and a
+  compressor (~256 KB of zlib state) is never allocated per connection.
+
+Long-polling sessions keep python-engineio's queue; a polling session that upgrades to
+websocket gets its Wire once the upgrade completes, after its queued packets.
+
+Why frames written through a Wire cannot interleave with anything else on the socket: every
+write is one synchronous ``transport.write`` of a whole frame, and the only other writer of the
+connection is aiohttp itself, which writes its control frames (pong, close) whole and
+synchronously too (compression, the only path with an ``await`` mid-frame, is off). The event
+loop never runs two of these writes concurrently, so the byte stream is a sequence of whole
+frames.
+
+Versions: written against python-engineio 4.15 / python-socketio 5.18 internals
+(``AsyncSocket._websocket_handler``, ``AsyncServer._handle_connect``); the tests in
+``tests/hub/test_broadcast.py`` exercise every overridden path over a real port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import struct
+import time
+from typing import Any
+
+import engineio
+import socketio
+from aiohttp import WSMsgType, web
+from engineio import exceptions as eio_exceptions
+from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
+
+log = logging.getLogger(__name__)
+
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+
+
+def ws_frame(payload: bytes, opcode: int = OP_TEXT) -> bytes:
+    """Encode one final, unmasked, uncompressed websocket frame (server to client)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x80 | opcode, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, n) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, n) + payload
+
+
+def eio_frame(pkt: Any) -> bytes:
+    """The websocket frame carrying one engineio ``Packet``."""
+    data = pkt.encode()
+    if isinstance(data, str):
+        return ws_frame(data.encode(), OP_TEXT)
+    return ws_frame(bytes(data), OP_BINARY)
+
+
+PING_FRAME = ws_frame(b"2")
+CLOSE_FRAME = ws_frame(b"1")
+
+
+class Wire:
+    """Writes whole websocket frames directly to one connection's transport.
+
+    * :meth:`send` never drops: the frame goes to the transport, which buffers without bound
+      (this is where chat, acks, pings and Socket.IO control packets go).
+    * :meth:`send_latest` is for superseding data such as the position of a job: while the
+      transport's write buffer is above ``high_water`` it keeps only the newest frame per
+      ``key`` (memory per wire is bounded by the number of keys), and :class:`WireMonitor`
+      writes the kept frames once the buffer is back at or below ``low_water``.
+    * A connection whose buffer stays above ``high_water`` for ``max_stall`` seconds is
+      aborted by the monitor; the normal disconnect path then runs.
+    """
+
+    __slots__ = ("latest", "monitor", "since", "transport")
+
+    def __init__(self, transport: asyncio.Transport, monitor: WireMonitor) -> None:
+        self.transport = transport
+        self.monitor = monitor
+        self.latest: dict[str, bytes] | None = None  # key -> newest held frame
+        self.since: float | None = None  # loop time congestion was first seen
+
+    def send(self, frame: bytes) -> bool:
+        """Write ``frame`` now (never dropped). False if the connection is gone."""
+        tr = self.transport
+        if tr.is_closing():
+            return False
+        tr.write(frame)
+        if self.since is None and tr.get_write_buffer_size() > self.monitor.high_water:
+            self.monitor.watch(self)  # so a reader that never drains gets disconnected
+        return True
+
+    def send_latest(self, key: str, frame: bytes) -> bool:
+        """Write ``frame`` now, or hold it as the newest for ``key`` while congested.
+
+        Returns False only if the connection is gone.
+        """
+        tr = self.transport
+        if tr.is_closing():
+            return False
+        latest = self.latest
+        if latest is None:
+            if tr.get_write_buffer_size() <= self.monitor.high_water:
+                tr.write(frame)
+                return True
+            # Once anything is held, newer frames are held too (behind it), so a flush can
+            # never put an older position on the wire after a newer one.
+            latest = self.latest = {}
+            self.monitor.watch(self)
+        latest[key] = frame
+        return True
+
+
+class WireMonitor:
+    """Flushes held frames of congested wires and disconnects wires that stay congested.
+
+    One instance per engine server; its timer runs only while some wire is congested, every
+    ``interval`` seconds, and looks only at those wires.
+    """
+
+    def __init__(
+        self, *, high_water: int, low_water: int, max_stall: float, interval: float
+    ) -> None:
+        if not 0 <= low_water <= high_water:
+            raise ValueError("need 0 <= low_water <= high_water")
+        self.high_water = high_water
+        self.low_water = low_water
+        self.max_stall = max_stall
+        self.interval = interval
+        self._wires: set[Wire] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def congested(self) -> int:
+        """How many wires are currently congested."""
+        return len(self._wires)
+
+    def watch(self, wire: Wire) -> None:
+        loop = asyncio.get_running_loop()
+        if wire.since is None:
+            wire.since = loop.time()
+        self._wires.add(wire)
+        if self._timer is None:
+            self._timer = loop.call_later(self.interval, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for wire in list(self._wires):
+            tr = wire.transport
+            if tr.is_closing():
+                wire.latest = None
+            elif tr.get_write_buffer_size() <= self.low_water:
+                if wire.latest:
+                    tr.write(b"".join(wire.latest.values()))
+                wire.latest = None
+            elif wire.since is not None and now - wire.since > self.max_stall:
+                log.info("aborting a websocket whose buffer stayed full %.1fs", now - wire.since)
+                wire.latest = None
+                tr.abort()  # the reader sees EOF and runs the usual disconnect path
+            else:
+                continue
+            wire.since = None
+            self._wires.discard(wire)
+        if self._wires:
+            self._timer = loop.call_later(self.interval, self._tick)
+
+
+class DirectWebSocket:
+    """engineio's aiohttp websocket driver, plus the raw transport and no compression."""
+
+    def __init__(self, handler: Any, server: Any) -> None:
+        self.handler = handler
+        self.server = server
+        self.sock: web.WebSocketResponse | None = None
+        self.transport: asyncio.Transport | None = None
+
+    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+        request: web.Request = environ["aiohttp.request"]
+        sock = web.WebSocketResponse(compress=False, max_msg_size=self.server.max_http_buffer_size)
+        await sock.prepare(request)
+        self.sock = sock
+        self.transport = request.transport
+        await self.handler(self)
+        return sock
+
+    async def close(self) -> None:
+        assert self.sock is not None
+        await self.sock.close()
+
+    async def send(self, message: str | bytes) -> None:
+        assert self.sock is not None
+        if isinstance(message, bytes):
+            await self.sock.send_bytes(message)
+        else:
+            await self.sock.send_str(message)
+
+    async def wait(self) -> str | bytes:
+        assert self.sock is not None
+        msg = await self.sock.receive()
+        if not isinstance(msg.data, str | bytes):
+            raise OSError()
+        return msg.data
+
+
+class HubSocket(AsyncSocket):  # type: ignore[misc]
+    """An Engine.IO session: a :class:`Wire` once on websocket, engineio's queue before."""
+
+    wire: Wire | None = None
+    _ws: DirectWebSocket | None = None
+    _ping_timer: asyncio.TimerHandle | None = None
+    # polling only: key -> the queued, not yet polled packet holding that key's newest data
+    _latest_queued: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ sending
+    async def send(self, pkt: Any) -> None:
+        wire = self.wire
+        if wire is None:
+            await super().send(pkt)
+        elif await self.check_ping_timeout():
+            wire.send(eio_frame(pkt))
+
+    def queue_latest(self, key: str, text: str) -> bool:
+        """Polling transport: queue a MESSAGE packet, replacing a queued one with the same key.
+
+        Returns False if the session is closing.
+        """
+        if self.closing or self.closed:
+            return False
+        queued = self._latest_queued
+        if queued is None:
+            queued = self._latest_queued = {}
+        pkt = queued.get(key)
+        if pkt is not None:  # still waiting for a poll: overwrite in place
+            pkt.data = text
+            pkt.encode_cache = None
+            return True
+        pkt = eio_packet.Packet(eio_packet.MESSAGE, data=text)
+        queued[key] = pkt
+        self.queue.put_nowait(pkt)
+        return True
+
+    async def poll(self) -> list[Any]:
+        packets: list[Any] = await super().poll()
+        if self._latest_queued:
+            taken = {id(p) for p in packets}
+            self._latest_queued = {
+                k: p for k, p in self._latest_queued.items() if id(p) not in taken
+            }
+        return packets
+
+    # ------------------------------------------------------------------ ping
+    def schedule_ping(self) -> None:
+        # Same protocol as engineio (ping ping_interval after the last pong; last_ping is the
+        # marker the service task checks against ping_timeout), but a timer instead of a Task.
+        if self.last_ping:
+            self.last_ping = None
+            loop = asyncio.get_running_loop()
+            self._ping_timer = loop.call_later(self.server.ping_interval, self._ping)
+
+    def _ping(self) -> None:
+        self._ping_timer = None
+        if self.closing or self.closed:
+            return
+        self.last_ping = time.time()
+        if self.wire is not None:
+            self.wire.send(PING_FRAME)
+        else:
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.PING))
+
+    # ------------------------------------------------------------------ closing
+    async def close(
+        self, wait: bool = True, abort: bool = False, reason: str | None = None
+    ) -> None:
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
+        wire = self.wire
+        if wire is None:
+            await super().close(wait=wait, abort=abort, reason=reason)
+            return
+        if self.closed or self.closing:
+            return
+        self.closing = True
+        await self.server._trigger_event(
+            "disconnect", self.sid, reason or self.server.reason.SERVER_DISCONNECT,
+            run_async=False,
+        )
+        self.closed = True
+        if not abort:
+            # Closed by the server (disconnect(), ping timeout): tell the client, then end the
+            # websocket, which also wakes the reader loop blocked in receive().
+            wire.send(CLOSE_FRAME)
+            if self._ws is not None and self._ws.sock is not None:
+                self.server.keep_task(asyncio.ensure_future(self._ws.sock.close()))
+
+    # ------------------------------------------------------------------ websocket session
+    async def _websocket_handler(self, ws: DirectWebSocket) -> None:
+        if self.connected:
+            if not await self._upgrade(ws):
+                return
+        else:
+            self.connected = True
+            self.upgraded = True
+        assert ws.sock is not None and ws.transport is not None
+        wire = Wire(ws.transport, self.server.wire_monitor)
+        # Packets queued before the websocket existed (OPEN, CONNECT reply, or everything a
+        # polling session had pending) go first, in order.
+        while True:
+            try:
+                pkt = self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            self.queue.task_done()
+            if pkt is not None:
+                wire.send(eio_frame(pkt))
+        self._latest_queued = None
+        self._ws = ws
+        self.wire = wire
+
+        sock = ws.sock
+        on_message = self.server.handlers.get("message")
+        try:
+            while not self.closed:
+                msg = await sock.receive()
+                if msg.type is WSMsgType.TEXT:
+                    data = msg.data
+                    if data[:1] == "4":  # MESSAGE: the hot path, straight to Socket.IO
+                        payload: str | bytes = data[1:]
+                    else:
+                        await self._receive_other(data)
+                        continue
+                elif msg.type is WSMsgType.BINARY:
+                    payload = msg.data
+                else:  # CLOSE, CLOSING, CLOSED, ERROR
+                    break
+                if on_message is not None:
+                    try:
+                        ret = on_message(self.sid, payload)
+                        if inspect.isawaitable(ret):
+                            await ret
+                    except Exception:
+                        log.exception("message handler error")
+        finally:
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _receive_other(self, data: str) -> None:
+        try:
+            await self.receive(eio_packet.Packet(encoded_packet=data))
+        except (eio_exceptions.UnknownPacketError, ValueError, IndexError):
+            pass
+
+    async def _upgrade(self, ws: DirectWebSocket) -> bool:
+        """The polling-to-websocket probe (same protocol steps as engineio's)."""
+        self.upgrading = True  # engineio holds polling GETs with NOOP while this is set
+        try:
+            pkt = eio_packet.Packet(encoded_packet=await ws.wait())
+            if pkt.packet_type != eio_packet.PING or pkt.data != "probe":
+                return False
+            await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+            await self.queue.put(eio_packet.Packet(eio_packet.NOOP))  # ends the pending poll
+            pkt = eio_packet.Packet(encoded_packet=await ws.wait())
+            if pkt.packet_type != eio_packet.UPGRADE:
+                return False
+            self.upgraded = True
+            return True
+        except (OSError, ValueError):
+            return False
+        finally:
+            self.upgrading = False
+
+
+class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    """``engineio.AsyncServer`` (aiohttp) creating :class:`HubSocket` sessions.
+
+    Extra keyword arguments (python-socketio passes unknown ones through to here):
+
+    * ``wire_high_water`` (bytes, default 16 KiB): a websocket whose transport holds more
+      unsent bytes than this is congested; superseding frames are then coalesced per key.
+    * ``wire_low_water`` (bytes, default 4 KiB): held frames are flushed once at or below it.
+    * ``wire_max_stall`` (s, default 30): a connection congested this long is aborted.
+    * ``wire_flush_interval`` (s, default 0.01): how often congested wires are checked.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        wire_high_water: int = 16 * 1024,
+        wire_low_water: int = 4 * 1024,
+        wire_max_stall: float = 30.0,
+        wire_flush_interval: float = 0.01,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("async_mode", "aiohttp")
+        super().__init__(*args, **kwargs)
+        if self.async_mode != "aiohttp":
+            raise ValueError("HubEngineServer supports async_mode='aiohttp' only")
+        # a per-instance copy: the driver table is a module global shared by all servers
+        self._async = dict(self._async, websocket=DirectWebSocket)
+        self.wire_monitor = WireMonitor(
+            high_water=wire_high_water,
+            low_water=wire_low_water,
+            max_stall=wire_max_stall,
+            interval=wire_flush_interval,
+        )
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def keep_task(self, task: asyncio.Future[Any]) -> None:
+        """Hold a reference to a fire-and-forget task until it is done."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle_connect(
+        self, environ: dict[str, Any], transport: str, jsonp_index: int | None = None
+    ) -> Any:
+        # Mirrors engineio.AsyncServer._handle_connect (4.15), which hard-codes its socket
+        # class; the only change is HubSocket.
+        if self.start_service_task:
+            self.start_service_task = False
+            self.service_task_handle = self.start_background_task(self._service_task)
+
+        sid = self.generate_id()
+        s = HubSocket(self, sid)
+        self.sockets[sid] = s
+        pkt = eio_packet.Packet(eio_packet.OPEN, {
+            "sid": sid,
+            "upgrades": self._upgrades(sid, transport),
+            "pingTimeout": int(self.ping_timeout * 1000),
+            "pingInterval": int(self.ping_interval + self.ping_interval_grace_period) * 1000,
+            "maxPayload": self.max_http_buffer_size,
+        })
+        await s.send(pkt)
+
+        ret = await self._trigger_event("connect", sid, environ, run_async=False)
+        if ret is not None and ret is not True:
+            del self.sockets[sid]
+            self.logger.warning("Application rejected connection")
+            return self._unauthorized(ret or None)
+
+        s.schedule_ping()
+
+        if transport == "websocket":
+            ret = await s.handle_get_request(environ)
+            if s.closed and sid in self.sockets:
+                del self.sockets[sid]
+            return ret
+        s.connected = True
+        headers = None
+        if self.cookie:
+            attrs = self.cookie if isinstance(self.cookie, dict) else {
+                "name": self.cookie, "path": "/", "SameSite": "Lax"}
+            headers = [("Set-Cookie", self._generate_sid_cookie(sid, attrs))]
+        try:
+            return self._ok(await s.poll(), headers=headers, jsonp_index=jsonp_index)
+        except eio_exceptions.QueueEmpty:
+            return self._bad_request()
+
+
+class HubServer(socketio.AsyncServer):  # type: ignore[misc]
+    """``socketio.AsyncServer`` on :class:`HubEngineServer`; same constructor and behaviour.
+
+    Accepts the ``wire_*`` options of :class:`HubEngineServer`. ``async_mode`` defaults to
+    (and must be) ``"aiohttp"``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("async_mode", "aiohttp")
+        super().__init__(*args, **kwargs)
+
+    def _engineio_server_class(self) -> type[HubEngineServer]:
+        return HubEngineServer

@@ -1,0 +1,81 @@
+"""The one place that emits events to clients, called by actions after their commit.
+
+Also the offline path: when an event concerns a user with no connected socket on any
+node, the ``OfflineSink`` is called with the user, the kind and the payload (push
+notifications plug in there).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Protocol
+
+import socketio
+
+from hub import events
+from hub.presence import Presence
+
+log = logging.getLogger(__name__)
+
+
+class OfflineSink(Protocol):
+    async def notify(self, user_id: str, kind: str, payload: dict[str, Any]) -> None: ...
+
+
+class RecordingSink:
+    """Keeps offline notifications in memory until push delivery exists (tests read it)."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self._limit = limit
+
+    async def notify(self, user_id: str, kind: str, payload: dict[str, Any]) -> None:
+        self.calls.append((user_id, kind, payload))
+        del self.calls[: -self._limit]
+
+
+class Notifier:
+    """Emits contract events to rooms; calls the offline sink for absent users."""
+
+    def __init__(self, sio: socketio.AsyncServer, presence: Presence, offline: OfflineSink):
+        self._sio = sio
+        self._presence = presence
+        self._offline = offline
+
+    async def emit_to_users(
+        self, event: str, payload: dict[str, Any], user_ids: Iterable[str]
+    ) -> None:
+        rooms = [events.user_room(u) for u in dict.fromkeys(user_ids)]
+        if rooms:
+            await self._sio.emit(event, payload, room=rooms)
+
+    async def notify_offline(
+        self, kind: str, payload: dict[str, Any], user_ids: Iterable[str]
+    ) -> None:
+        """Call the offline sink for each of ``user_ids`` with no socket anywhere."""
+        wanted = set(user_ids)
+        if not wanted:
+            return
+        online = await self._presence.online_among(wanted)
+        for user_id in wanted - online:
+            try:
+                await self._offline.notify(user_id, kind, payload)
+            except Exception:  # a push failure must not fail the action that committed
+                log.exception("offline notification failed", extra={"user_id": user_id})
+
+    async def job_offer(self, contractor_id: str, job: dict[str, Any], distance_m: float) -> None:
+        await self.emit_to_users(
+            events.JOB_OFFER, events.job_offer(job, distance_m), [contractor_id]
+        )
+
+    async def job_status(
+        self, job_id: str, status: str, at: datetime, customer_id: str, contractor_id: str | None
+    ) -> None:
+        """To the job's watchers and to its customer's and contractor's sockets."""
+        payload = events.job_status(job_id, status, at)
+        users = [customer_id] + ([contractor_id] if contractor_id else [])
+        rooms = [events.job_room(job_id)] + [events.user_room(u) for u in users]
+        await self._sio.emit(events.JOB_STATUS, payload, room=rooms)
+        await self.notify_offline(events.JOB_STATUS, payload, users)
