@@ -41,8 +41,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         settings = Settings(**{**settings.__dict__, "migrate_on_start": False})
     port = args.port if args.port is not None else settings.port
     mode = "cluster node (Redis fan-out)" if settings.redis_url else "single node (in-process)"
-    database = "configured PostgreSQL" if settings.database_url else (
-        f"embedded PostgreSQL under {settings.data_dir}/pgdata"
+    database = (
+        "configured PostgreSQL"
+        if settings.database_url
+        else (f"embedded PostgreSQL under {settings.data_dir}/pgdata")
     )
     log.info(
         f"tradeshub starting: {mode}, {database}, port {port}, env {settings.app_env}",

@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 
+import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -26,6 +27,8 @@ from api.passwords import Passwords
 from api.routes import ROUTES, add_routes
 from hub.auth import TokenCodec
 from hub.gateway import Gateway
+from hub.notify import Notifier, RecordingSink
+from hub.presence import MemoryPresence, Presence
 from hub.ratelimit import MemoryRateLimiter
 from hub.ratelimit_redis import RedisRateLimiter
 from hub.server import create_sio
@@ -78,11 +81,17 @@ def create_app(settings: Settings) -> web.Application:
     )
     sio.register_namespace(gateway)
     sio.attach(app, socketio_path="socket.io")
-    metrics.gauge("tradeshub_sockets_open", "Socket.IO connections on this node.",
-                  lambda: len(gateway.identities))
+    metrics.gauge(
+        "tradeshub_sockets_open",
+        "Socket.IO connections on this node.",
+        lambda: len(gateway.identities),
+    )
 
     add_routes(app, ROUTES)
-    app.cleanup_ctx.append(_database(settings, metrics))
+    presence = MemoryPresence()
+    app[keys.GATEWAY] = gateway
+    app[keys.SIO] = sio
+    app.cleanup_ctx.append(_database(settings, metrics, sio, presence))
 
     async def close_sockets(app: web.Application) -> None:
         # Tell every socket why it goes away, then close them before the pools close.
@@ -101,17 +110,24 @@ def _close_redis(redis: Redis):  # type: ignore[no-untyped-def]
     return ctx
 
 
-def _database(settings: Settings, metrics: Metrics):  # type: ignore[no-untyped-def]
+def _database(  # type: ignore[no-untyped-def]
+    settings: Settings, metrics: Metrics, sio: socketio.AsyncServer, presence: Presence
+):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         async with database_dsn(settings.database_url, settings.data_dir) as dsn:
-            async for _ in _with_pool(app, settings, metrics, dsn):
+            async for _ in _with_pool(app, settings, metrics, dsn, sio, presence):
                 yield
 
     return ctx
 
 
 async def _with_pool(
-    app: web.Application, settings: Settings, metrics: Metrics, dsn: str
+    app: web.Application,
+    settings: Settings,
+    metrics: Metrics,
+    dsn: str,
+    sio: socketio.AsyncServer,
+    presence: Presence,
 ) -> AsyncIterator[None]:
     pool = await create_pool(dsn, settings.db_pool_min, settings.db_pool_max)
     try:
@@ -124,6 +140,8 @@ async def _with_pool(
         metrics.gauge("tradeshub_db_pool_size", "Open database connections.", pool.get_size)
         metrics.gauge("tradeshub_db_pool_idle", "Idle database connections.", pool.get_idle_size)
         passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+        notifier = Notifier(sio, presence, RecordingSink(pool))
+        app[keys.NOTIFIER] = notifier
         app[keys.ACCOUNTS] = Accounts(
             pool,
             passwords,
@@ -135,6 +153,7 @@ async def _with_pool(
                 settings.login_lock_window_s,
             ),
         )
+        # Feature wiring: each adds its actions under its AppKey and its socket handlers.
         yield
     finally:
         await pool.close()

@@ -136,7 +136,9 @@ class Settings:
         if not jwt_secret:
             jwt_secret = cls.jwt_secret
 
-        cors = tuple(o.strip().rstrip("/") for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+        cors = tuple(
+            o.strip().rstrip("/") for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()
+        )
         if production and "*" in cors:
             raise ConfigError("CORS_ORIGINS: '*' is not allowed in production; list the origins")
 

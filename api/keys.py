@@ -8,11 +8,15 @@ import asyncpg
 from aiohttp import web
 
 if TYPE_CHECKING:
+    import socketio
+
+    from api.accounts import Accounts
     from api.config import Settings
     from api.metrics import Metrics
     from hub.auth import TokenCodec
+    from hub.gateway import Gateway
+    from hub.notify import Notifier
     from hub.ratelimit import RateLimiter
-    from api.accounts import Accounts
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
@@ -22,3 +26,6 @@ LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
 REDIS: web.AppKey[object] = web.AppKey("redis")
 OPENAPI: web.AppKey[dict[str, object]] = web.AppKey("openapi")
+NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier")
+GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
+SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio")

@@ -39,10 +39,16 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     """CORS for listed origins only, body size cap, security headers on every response."""
     settings = request.app[SETTINGS]
     origin = request.headers.get("Origin")
-    allowed = origin is not None and (origin in settings.cors_origins or "*" in settings.cors_origins)
+    allowed = origin is not None and (
+        origin in settings.cors_origins or "*" in settings.cors_origins
+    )
     length = request.content_length
     response: web.StreamResponse
-    if request.method == "OPTIONS" and origin and request.headers.get("Access-Control-Request-Method"):
+    if (
+        request.method == "OPTIONS"
+        and origin
+        and request.headers.get("Access-Control-Request-Method")
+    ):
         response = web.Response(status=204 if allowed else 403)
         if allowed:
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"

@@ -46,9 +46,8 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         found.append(Migration(int(match.group(1)), match.group(2), path.read_text("utf-8")))
     for expected, migration in enumerate(found, start=1):
         if migration.version != expected:
-            raise MigrationError(
-                f"migration {migration.version:04d}_{migration.name}: expected version {expected:04d}"
-            )
+            label = f"{migration.version:04d}_{migration.name}"
+            raise MigrationError(f"migration {label}: expected version {expected:04d}")
     return found
 
 
@@ -79,7 +78,7 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
             )
         for migration in migrations:
             if migration.version in applied:
-                name, checksum = applied[migration.version]
+                _, checksum = applied[migration.version]
                 if checksum != migration.checksum:
                     raise MigrationError(
                         f"migration {migration.version:04d}_{migration.name} was edited after it "

@@ -64,9 +64,7 @@ class TokenCodec:
     def now(self) -> float:
         return self._clock()
 
-    def issue(
-        self, sub: str, role: str, type_: str, ttl_s: float, **extra: Any
-    ) -> IssuedToken:
+    def issue(self, sub: str, role: str, type_: str, ttl_s: float, **extra: Any) -> IssuedToken:
         now = self._clock()
         jti = secrets.token_urlsafe(16)
         exp = now + ttl_s

@@ -12,10 +12,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
+import asyncpg
 import socketio
 
 from hub import events
 from hub.presence import Presence
+from hub.store import notifications
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +27,18 @@ class OfflineSink(Protocol):
 
 
 class RecordingSink:
-    """Keeps offline notifications in memory until push delivery exists (tests read it)."""
+    """Records each offline notification in the ``notifications`` table.
 
-    def __init__(self, limit: int = 10_000) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-        self._limit = limit
+    Push delivery (FCM) replaces or wraps this sink in its own issue; until then the
+    record is what a support agent or a test reads.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
     async def notify(self, user_id: str, kind: str, payload: dict[str, Any]) -> None:
-        self.calls.append((user_id, kind, payload))
-        del self.calls[: -self._limit]
+        async with self._pool.acquire() as conn:
+            await notifications.record(conn, user_id, kind, payload)
 
 
 class Notifier:

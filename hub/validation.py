@@ -62,4 +62,6 @@ def convert(obj: Any, type_: type[T]) -> T:
 def require_finite(field: str, value: float | None) -> None:
     """Refuse infinities (JSON like 1e999 decodes to inf)."""
     if value is not None and not math.isfinite(value):
-        raise ValidationFailed(f"{field}: must be a finite number", {"fields": {field: "not finite"}})
+        raise ValidationFailed(
+            f"{field}: must be a finite number", {"fields": {field: "not finite"}}
+        )

@@ -25,7 +25,9 @@ from api.config import Settings
 from api.db import create_pool
 from api.migrate import migrate
 
-ADMIN_URL = os.environ.get("TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery staple"
 
@@ -87,9 +89,7 @@ async def client(
 
 
 @pytest.fixture
-def make_client(
-    aiohttp_client: Callable[..., Any], settings: Settings
-) -> Callable[..., Any]:
+def make_client(aiohttp_client: Callable[..., Any], settings: Settings) -> Callable[..., Any]:
     """Build a client on an app with some settings changed."""
 
     async def make(**changes: Any) -> TestClient[Any, Any]:

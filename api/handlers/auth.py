@@ -20,9 +20,7 @@ async def register(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LoginBody)
-    session = await request.app[ACCOUNTS].login(
-        body.email, body.password, client_ip(request)
-    )
+    session = await request.app[ACCOUNTS].login(body.email, body.password, client_ip(request))
     return json_response(session.body())
 
 

@@ -1,1 +1,4 @@
-"""SQL of the REST side. Functions take a connection; the calling action owns the transaction."""
+"""SQL of the REST side.
+
+Functions take a connection; the calling action owns the transaction.
+"""

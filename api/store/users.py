@@ -67,9 +67,7 @@ async def insert_user(
 
 
 async def user_by_email(conn: asyncpg.Connection, email: str) -> User | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM users WHERE lower(email) = lower($1)", email
-    )
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE lower(email) = lower($1)", email)
     return _user(row)
 
 

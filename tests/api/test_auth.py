@@ -24,7 +24,9 @@ async def test_register_login_me(client: Client) -> None:
     )
     assert resp.status == 200
     login = await resp.json()
-    resp = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {login['access_token']}"})
+    resp = await client.get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {login['access_token']}"}
+    )
     me = await resp.json()
     assert me["id"] == reg["user"]["id"]
     assert me["phone"] == "+1 555 123 4567"
@@ -69,8 +71,10 @@ async def test_register_validation_names_fields(client: Client) -> None:
         ({"email": "x@example.com", "password": PASSWORD, "name": "X", "role": "admin"}, "role"),
         ({"email": "x@example.com", "password": PASSWORD, "name": "X"}, "body"),
         ({"email": "not-an-email", "password": PASSWORD, "name": "X", "role": "customer"}, "email"),
-        ({"email": "x@example.com", "password": 1234567890, "name": "X", "role": "customer"},
-         "password"),
+        (
+            {"email": "x@example.com", "password": 1234567890, "name": "X", "role": "customer"},
+            "password",
+        ),
         ({"email": "x@example.com", "password": PASSWORD, "name": "", "role": "customer"}, "name"),
     ]
     for body, field in bad:
@@ -103,7 +107,9 @@ async def test_lockout_after_five_failures(make_client: Any) -> None:
         )
         assert resp.status == 401
     # Even the right password is refused for the rest of the window.
-    resp = await client.post("/api/v1/auth/login", json={"email": reg["email"], "password": PASSWORD})
+    resp = await client.post(
+        "/api/v1/auth/login", json={"email": reg["email"], "password": PASSWORD}
+    )
     assert resp.status == 429
     assert int(resp.headers["Retry-After"]) > 0
     assert (await resp.json())["error"]["code"] == "rate_limited"
@@ -123,7 +129,9 @@ async def test_lockout_per_ip(make_client: Any) -> None:
         )
         assert resp.status == 401
     reg = await register(client)
-    resp = await client.post("/api/v1/auth/login", json={"email": reg["email"], "password": PASSWORD})
+    resp = await client.post(
+        "/api/v1/auth/login", json={"email": reg["email"], "password": PASSWORD}
+    )
     assert resp.status == 429
 
 
@@ -144,7 +152,9 @@ async def test_refresh_rotation_and_reuse_revokes_family(client: Client) -> None
 
 async def test_refresh_family_isolated_per_login(client: Client) -> None:
     reg = await register(client)
-    resp = await client.post("/api/v1/auth/login", json={"email": reg["email"], "password": PASSWORD})
+    resp = await client.post(
+        "/api/v1/auth/login", json={"email": reg["email"], "password": PASSWORD}
+    )
     other_login = await resp.json()
     await client.post("/api/v1/auth/refresh", json={"refresh_token": reg["refresh_token"]})
     await client.post("/api/v1/auth/refresh", json={"refresh_token": reg["refresh_token"]})

@@ -30,7 +30,7 @@ def test_durations() -> None:
     assert parse_duration("X", "45") == 45
     assert parse_duration("X", "500ms") == 0.5
     for bad in ("15 minutes", "-1m", "0s", "m"):
-        with pytest.raises(ConfigError, match="^X: "):
+        with pytest.raises(ConfigError, match=r"^X: "):
             parse_duration("X", bad)
 
 
@@ -48,7 +48,7 @@ def test_durations() -> None:
     ],
 )
 def test_errors_name_the_variable(env: dict[str, str], variable: str) -> None:
-    with pytest.raises(ConfigError, match=f"^{variable}: "):
+    with pytest.raises(ConfigError, match=rf"^{variable}: "):
         Settings.from_env(env)
 
 

@@ -1,0 +1,4 @@
+"""SQL of the realtime side.
+
+Functions take a connection; the calling action owns the transaction.
+"""
