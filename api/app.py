@@ -26,6 +26,7 @@ from api.openapi import build_openapi
 from api.passwords import Passwords
 from api.routes import ROUTES, add_routes
 from hub.auth import TokenCodec
+from hub.bus import MemoryBus
 from hub.gateway import Gateway
 from hub.notify import Notifier, RecordingSink
 from hub.presence import MemoryPresence, Presence
@@ -89,6 +90,8 @@ def create_app(settings: Settings) -> web.Application:
 
     add_routes(app, ROUTES)
     presence = MemoryPresence()
+    bus = MemoryBus()
+    app[keys.BUS] = bus
     app[keys.GATEWAY] = gateway
     app[keys.SIO] = sio
     app.cleanup_ctx.append(_database(settings, metrics, sio, presence))

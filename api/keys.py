@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from api.config import Settings
     from api.metrics import Metrics
     from hub.auth import TokenCodec
+    from hub.bus import Bus
     from hub.gateway import Gateway
     from hub.notify import Notifier
     from hub.ratelimit import RateLimiter
@@ -29,3 +30,4 @@ OPENAPI: web.AppKey[dict[str, object]] = web.AppKey("openapi")
 NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier")
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio")
+BUS: web.AppKey[Bus] = web.AppKey("bus")
