@@ -7,7 +7,7 @@ Redis implementations once, from the settings, and hands them to the actions.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 
 import socketio
@@ -35,6 +35,9 @@ from hub.ratelimit_redis import RedisRateLimiter
 from hub.server import create_sio
 
 log = logging.getLogger(__name__)
+
+FeatureContext = Callable[[web.Application], AsyncIterator[None]]
+FEATURES: tuple[FeatureContext, ...] = ()
 
 
 def _version() -> str:
@@ -95,6 +98,12 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.GATEWAY] = gateway
     app[keys.SIO] = sio
     app.cleanup_ctx.append(_database(settings, metrics, sio, presence))
+    # Features: each context reads what it needs from the app keys set above (the pool,
+    # notifier, bus, gateway), stores its actions under its own key, registers its socket
+    # handlers, and owns its background tasks. They start in this order, stop in reverse.
+    for feature in FEATURES:
+        app.cleanup_ctx.append(feature)
+    app.cleanup_ctx.append(_close_bus(bus))
 
     async def close_sockets(app: web.Application) -> None:
         # Tell every socket why it goes away, then close them before the pools close.
@@ -103,6 +112,14 @@ def create_app(settings: Settings) -> web.Application:
 
     app.on_shutdown.append(close_sockets)
     return app
+
+
+def _close_bus(bus: MemoryBus):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await bus.close()
+
+    return ctx
 
 
 def _close_redis(redis: Redis):  # type: ignore[no-untyped-def]
@@ -156,7 +173,7 @@ async def _with_pool(
                 settings.login_lock_window_s,
             ),
         )
-        # Feature wiring: each adds its actions under its AppKey and its socket handlers.
+        app[keys.PRESENCE] = presence
         yield
     finally:
         await pool.close()

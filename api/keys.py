@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from hub.bus import Bus
     from hub.gateway import Gateway
     from hub.notify import Notifier
+    from hub.presence import Presence
     from hub.ratelimit import RateLimiter
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -31,3 +32,4 @@ NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier")
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio")
 BUS: web.AppKey[Bus] = web.AppKey("bus")
+PRESENCE: web.AppKey[Presence] = web.AppKey("presence")
