@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -28,3 +29,51 @@ class LoginBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class RefreshBody(msgspec.Struct, forbid_unknown_fields=True):
     refresh_token: Token
+
+
+# --- trades, contractor profiles, jobs, applications -------------------------------------
+
+Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]
+Lng = Annotated[float, msgspec.Meta(ge=-180, le=180)]
+TradeSlug = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+Cents = Annotated[int, msgspec.Meta(ge=0, le=10**12)]
+JobStatus = Literal[
+    "open", "assigned", "en_route", "arrived", "in_progress", "completed", "cancelled"
+]
+
+
+class LatLng(msgspec.Struct, forbid_unknown_fields=True):
+    lat: Lat
+    lng: Lng
+
+
+class ContractorProfileBody(msgspec.Struct, forbid_unknown_fields=True):
+    trades: Annotated[list[TradeSlug], msgspec.Meta(min_length=1, max_length=50)]
+    service_area: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="GeoJSON Polygon or MultiPolygon, or {center: {lat, lng}, radius_km}"
+        ),
+    ]
+    available: bool
+    base: LatLng | None = None
+
+
+class JobBody(msgspec.Struct, forbid_unknown_fields=True):
+    trade: TradeSlug
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    location: LatLng
+    description: Annotated[str, msgspec.Meta(max_length=5000)] = ""
+    address: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    budget_cents: Cents | None = None
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{3}$")] = "usd"
+    scheduled_for: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+
+
+class ApplicationBody(msgspec.Struct, forbid_unknown_fields=True):
+    quote_cents: Cents
+    message: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+
+
+class JobStatusBody(msgspec.Struct, forbid_unknown_fields=True):
+    status: JobStatus

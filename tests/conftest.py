@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -25,16 +26,34 @@ from api.config import Settings
 from api.db import create_pool
 from api.migrate import migrate
 
-ADMIN_URL = os.environ.get(
-    "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery staple"
 
 
+def _start_admin_url() -> str:
+    """The local server, or an embedded one when tests/run.sh found none."""
+    if os.environ.get("TEST_EMBEDDED_POSTGRES"):
+        import tempfile
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pgserver
+
+        server = pgserver.get_server(tempfile.mkdtemp(prefix="th-pg-"), cleanup_mode="delete")
+        return str(server.get_uri())
+    return os.environ.get(
+        "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+
+
+ADMIN_URL = _start_admin_url()
+
+
 def _db_url(name: str) -> str:
-    base, _, _ = ADMIN_URL.rpartition("/")
-    return f"{base}/{name}"
+    """ADMIN_URL with its database replaced by ``name`` (query string kept)."""
+    parts = urlsplit(ADMIN_URL)
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")

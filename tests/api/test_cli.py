@@ -1,0 +1,113 @@
+"""The tradeshub command: seed and create-admin (idempotent), serve on embedded defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import socketio
+
+from tests.conftest import PASSWORD, unique_email
+from tests.support.processes import free_port, wait_port
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "POSTGRES_", "REDIS_", "ADMIN_", "PORT"))
+    }
+    env.update({"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024", **extra})
+    return env
+
+
+def _tradeshub(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "api", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_seed_twice_changes_nothing(pg_dsn: str) -> None:
+    email = unique_email("admin")
+    env = _env(DATABASE_URL=pg_dsn, ADMIN_EMAIL=email, ADMIN_PASSWORD=PASSWORD)
+    first = _tradeshub(["seed"], env)
+    assert first.returncode == 0, first.stderr
+    assert f"admin {email}: created" in first.stdout
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        trades = await conn.fetch("SELECT slug, name FROM trades ORDER BY slug")
+        users = await conn.fetchval("SELECT count(*) FROM users")
+        second = _tradeshub(["seed"], env)
+        assert second.returncode == 0, second.stderr
+        assert f"admin {email}: exists" in second.stdout
+        assert await conn.fetch("SELECT slug, name FROM trades ORDER BY slug") == trades
+        assert await conn.fetchval("SELECT count(*) FROM users") == users
+        assert len(trades) >= 12
+        assert {"plumbing", "electrical", "hvac", "carpentry", "roofing", "painting"} <= {
+            t["slug"] for t in trades
+        }
+        role = await conn.fetchval("SELECT role FROM users WHERE lower(email) = $1", email)
+        assert role == "admin"
+    finally:
+        await conn.close()
+
+
+async def test_create_admin_and_weak_password(pg_dsn: str) -> None:
+    email = unique_email("boss")
+    ok = _tradeshub(["create-admin", email], _env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD=PASSWORD))
+    assert ok.returncode == 0, ok.stderr
+    again = _tradeshub(["create-admin", email], _env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD=PASSWORD))
+    assert "already an admin" in again.stdout
+    weak = _tradeshub(
+        ["create-admin", unique_email()], _env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD="short")
+    )
+    assert weak.returncode == 2
+    assert "password must be at least 10 characters" in weak.stderr
+
+
+async def test_serve_on_embedded_defaults_and_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once; the test then awaits it
+        [sys.executable, "-m", "api", "serve", "--port", str(port)],
+        env=_env(TRADESHUB_DATA_DIR=str(tmp_path / "var")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    sio = socketio.AsyncClient()
+    try:
+        wait_port(port, timeout=60)
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/health") as resp:
+                assert resp.status == 200
+            creds = {"email": unique_email(), "password": PASSWORD}
+            async with http.post(
+                f"{base}/api/v1/auth/register", json={**creds, "name": "N", "role": "customer"}
+            ) as resp:
+                assert resp.status == 201
+            async with http.post(f"{base}/api/v1/auth/login", json=creds) as resp:
+                assert resp.status == 200
+                token = (await resp.json())["access_token"]
+        closing: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        sio.on("server:closing", closing.put)
+        await sio.connect(base, auth={"token": token}, transports=["websocket"])
+        proc.send_signal(signal.SIGTERM)
+        reason = await asyncio.wait_for(closing.get(), 10)
+        assert "shutting down" in reason["reason"]
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+        _, err = proc.communicate()
+        assert "single node (in-process), embedded PostgreSQL" in err
+        # the embedded PostgreSQL was stopped with the hub
+        assert not (tmp_path / "var" / "pgdata" / "postmaster.pid").exists()
+    finally:
+        await sio.disconnect()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls exactly this).
+#
+# Installs what the tests need into .venv, makes sure PostgreSQL and Redis answer on
+# 127.0.0.1 (starting them where it can), installs headless Chromium for the browser test,
+# then runs lint and the whole pytest suite. It says plainly what it had to skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+PY=${PYTHON:-python3}
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+say "python environment (.venv)"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python --version
+
+port_open() { .venv/bin/python - "$1" <<'PYEOF'
+import socket, sys
+s = socket.socket(); s.settimeout(0.5)
+sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
+PYEOF
+}
+
+PYTEST_ARGS=()
+say "PostgreSQL on 127.0.0.1:5432"
+if ! port_open 5432; then
+  if command -v pg_ctlcluster >/dev/null && ls /etc/postgresql >/dev/null 2>&1; then
+    echo "not answering; starting the local cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+fi
+if port_open 5432; then
+  echo "ok"
+else
+  # No server here: the tests run against an embedded PostgreSQL (pgserver) instead.
+  echo "no PostgreSQL on 5432: using an embedded PostgreSQL for the tests"
+  export TEST_EMBEDDED_POSTGRES=1
+fi
+
+say "Redis on 127.0.0.1:6379"
+if ! port_open 6379 && command -v redis-server >/dev/null; then
+  echo "not answering; starting redis-server on 6379"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  sleep 0.5
+fi
+if port_open 6379; then
+  echo "ok"
+else
+  echo "SKIPPED: no Redis and no redis-server to start: tests marked 'redis' will not run"
+  PYTEST_ARGS+=(-m "not redis")
+fi
+
+say "lint (ruff)"
+.venv/bin/ruff check .
+
+say "tests (pytest)"
+set +e
+.venv/bin/python -m pytest "${PYTEST_ARGS[@]}" "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure here"
+  exit 1
+fi
+exit "$status"
