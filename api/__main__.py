@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from api.config import ConfigError, Settings, load_settings
 from api.logs import configure_logging
@@ -14,13 +15,12 @@ from api.logs import configure_logging
 log = logging.getLogger("tradeshub")
 
 
-def _run(coro_fn: Callable[[], Awaitable[int]]) -> int:
+def _run(coro_fn: Callable[[], Coroutine[Any, Any, int]]) -> int:
     try:
         import uvloop
-
-        return uvloop.run(coro_fn())  # type: ignore[no-any-return]
     except ImportError:
-        return asyncio.run(coro_fn())  # type: ignore[arg-type]
+        return asyncio.run(coro_fn())
+    return uvloop.run(coro_fn())
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -57,7 +57,7 @@ async def embedded_postgres(data_dir: Path) -> AsyncIterator[str]:
 
     pgdata = (data_dir / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server: Any = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server: Any = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     uri = server.get_uri()
     try:
         exists = "1 row" in server.psql("SELECT 1 FROM pg_database WHERE datname = 'tradeshub'")
