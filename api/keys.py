@@ -12,10 +12,14 @@ if TYPE_CHECKING:
 
     from api.accounts import Accounts
     from api.config import Settings
+    from api.contractors import Contractors
+    from api.jobs import Jobs
     from api.metrics import Metrics
     from hub.auth import TokenCodec
     from hub.bus import Bus
     from hub.gateway import Gateway
+    from hub.jobs import JobStatusService
+    from hub.matching import ContractorMatcher
     from hub.notify import Notifier
     from hub.presence import Presence
     from hub.ratelimit import RateLimiter
@@ -33,3 +37,7 @@ GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio")
 BUS: web.AppKey[Bus] = web.AppKey("bus")
 PRESENCE: web.AppKey[Presence] = web.AppKey("presence")
+CONTRACTORS: web.AppKey[Contractors] = web.AppKey("contractors")
+JOBS: web.AppKey[Jobs] = web.AppKey("jobs")
+MATCHER: web.AppKey[ContractorMatcher] = web.AppKey("matcher")
+JOB_STATUS: web.AppKey[JobStatusService] = web.AppKey("job_status")

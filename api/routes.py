@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from api import schemas
-from api.handlers import auth, ops
+from api.handlers import auth, contractors, jobs, ops, trades
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -84,6 +84,96 @@ ROUTES: list[Route] = [
     ),
     Route("GET", "/metrics", ops.metrics, "Prometheus metrics", "ops", public=True, errors=()),
     Route("GET", f"{V1}/openapi.json", ops.openapi, "This document", "ops", public=True, errors=()),
+    # Trades, contractor profiles, jobs, applications (issue 3).
+    Route(
+        "GET",
+        f"{V1}/trades",
+        trades.list_trades,
+        "Trade categories",
+        "jobs",
+        public=True,
+        errors=(),
+    ),
+    Route(
+        "PUT",
+        f"{V1}/contractors/me",
+        contractors.put_me,
+        "Save the caller's contractor profile",
+        "contractors",
+        schemas.ContractorProfileBody,
+        errors=(400, 401, 403),
+    ),
+    Route(
+        "GET",
+        f"{V1}/contractors/{{id}}",
+        contractors.get_profile,
+        "A contractor's public profile",
+        "contractors",
+        errors=(401, 404),
+    ),
+    Route(
+        "POST",
+        f"{V1}/jobs",
+        jobs.create_job,
+        "Post a job",
+        "jobs",
+        schemas.JobBody,
+        ok_status=201,
+        errors=(400, 401, 403),
+    ),
+    Route(
+        "GET",
+        f"{V1}/jobs",
+        jobs.list_jobs,
+        "The caller's jobs, newest first",
+        "jobs",
+        errors=(400, 401, 403),
+        query=("limit", "cursor", "offered"),
+    ),
+    Route("GET", f"{V1}/jobs/{{id}}", jobs.get_job, "A job", "jobs", errors=(401, 404)),
+    Route(
+        "GET",
+        f"{V1}/jobs/{{id}}/matches",
+        jobs.job_matches,
+        "The job's best matching contractors",
+        "jobs",
+        query=("limit",),
+    ),
+    Route(
+        "POST",
+        f"{V1}/jobs/{{id}}/applications",
+        jobs.apply,
+        "Apply to a job",
+        "jobs",
+        schemas.ApplicationBody,
+        ok_status=201,
+        errors=(400, 401, 403, 404, 409),
+    ),
+    Route(
+        "GET",
+        f"{V1}/jobs/{{id}}/applications",
+        jobs.list_applications,
+        "The job's applications",
+        "jobs",
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{V1}/jobs/{{id}}/applications/{{app_id}}/accept",
+        jobs.accept_application,
+        "Accept an application: assign the job",
+        "jobs",
+        errors=(401, 403, 404, 409),
+    ),
+    Route(
+        "POST",
+        f"{V1}/jobs/{{id}}/status",
+        jobs.set_status,
+        "Change the job's status",
+        "jobs",
+        schemas.JobStatusBody,
+        errors=(400, 401, 403, 404, 409),
+    ),
 ]
 
 

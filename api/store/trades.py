@@ -30,3 +30,9 @@ async def upsert_trades(conn: asyncpg.Connection, trades: list[tuple[str, str]])
     del result
     count = await conn.fetchval("SELECT count(*) FROM trades")
     return int(count)
+
+
+async def existing_slugs(conn: asyncpg.Connection, slugs: list[str]) -> set[str]:
+    """The subset of ``slugs`` that are known trades."""
+    rows = await conn.fetch("SELECT slug FROM trades WHERE slug = any($1::text[])", slugs)
+    return {r["slug"] for r in rows}
