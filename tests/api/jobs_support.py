@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import register
+from api.keys import ACCOUNTS
+from tests.conftest import PASSWORD, register, unique_email
 
 Client = TestClient[Any, Any]
 
@@ -102,3 +103,16 @@ async def set_status(
     )
     body: dict[str, Any] = await resp.json()
     return resp.status, body
+
+
+async def admin(client: Client) -> dict[str, Any]:
+    """An admin account, logged in, with ``auth`` headers."""
+    app = client.app
+    assert app is not None
+    email = unique_email("admin")
+    await app[ACCOUNTS].create_admin(email, PASSWORD)
+    resp = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert resp.status == 200, await resp.text()
+    data: dict[str, Any] = await resp.json()
+    data["auth"] = {"Authorization": f"Bearer {data['access_token']}"}
+    return data
