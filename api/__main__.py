@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from api import loadseed
 from api.config import ConfigError, Settings, load_settings
 from api.logs import configure_logging
 
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p_admin = sub.add_parser("create-admin", help="create or promote an admin account")
     p_admin.add_argument("email")
     p_admin.add_argument("--name", default="Admin")
+    loadseed.add_parser(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": migrate_cmd,
         "seed": seed_cmd,
         "create-admin": create_admin_cmd,
+        "loadseed": loadseed.loadseed_cmd,
     }
     try:
         return commands[args.command](settings, args)
