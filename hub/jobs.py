@@ -111,7 +111,8 @@ class JobStatusService:
                 raise Forbidden("only the job's customer or assigned contractor may do this")
             if new_status in ("open", "assigned"):
                 raise Conflict(
-                    f"a job cannot be moved to {new_status} here; accept an application instead"
+                    f"a job cannot be moved to {new_status} here; accept an application instead",
+                    {"status": job.status, "requested": new_status},
                 )
             if not job_status.may_move(party, new_status):
                 raise Forbidden(f"the job's {party} may not set it to {new_status}")

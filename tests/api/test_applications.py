@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -161,3 +162,21 @@ async def test_offered_contractor_cannot_apply_once_assigned(client: Client) -> 
     assert resp.status == 409
     # ...and, the offer being over, the job no longer shows to them.
     assert (await client.get(f"/api/v1/jobs/{job['id']}", headers=second["auth"])).status == 404
+
+
+async def test_concurrent_accepts_assign_once(client: Client) -> None:
+    customer, (first, second), job = await _open_job(client)
+    a1 = await apply(client, first, job["id"])
+    a2 = await apply(client, second, job["id"])
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/api/v1/jobs/{job['id']}/applications/{a['id']}/accept",
+                headers=customer["auth"],
+            )
+            for a in (a1, a2)
+        )
+    )
+    assert sorted(r.status for r in responses) == [200, 409]
+    resp = await client.get(f"/api/v1/jobs/{job['id']}/applications", headers=customer["auth"])
+    assert sorted(a["status"] for a in await resp.json()) == ["accepted", "declined"]
