@@ -154,11 +154,17 @@ def seed_file(
     customer_ids: list[str],
     contractor_ids: list[str],
     jobs: list[tuple[str, str]],
+    refresh_tokens: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The credentials file: ``jobs[k]`` is pair k's ``(job_id, conversation_id)``."""
+    """The credentials file: ``jobs[k]`` is pair k's ``(job_id, conversation_id)``;
+    ``refresh_tokens`` (user id -> an unspent refresh token) lets a user resume a
+    session the way an app does at start, instead of typing the password again."""
 
     def person(role: str, k: int, ids: list[str]) -> dict[str, Any]:
-        return {"id": ids[k], "email": email_of(lay.tag, role, k)}
+        out = {"id": ids[k], "email": email_of(lay.tag, role, k)}
+        if refresh_tokens and ids[k] in refresh_tokens:
+            out["refresh_token"] = refresh_tokens[ids[k]]
+        return out
 
     def contractor(k: int) -> dict[str, Any]:
         return {**person("contractor", k, contractor_ids), "profile": lay.profile(k)}
@@ -215,9 +221,13 @@ class SeedResult:
     jobs_reset: int
 
 
-async def seed_sql(conn: Any, lay: Layout, password_hash: str, password: str) -> SeedResult:
+async def seed_sql(
+    conn: Any, lay: Layout, password_hash: str, password: str, tokens: Any = None
+) -> SeedResult:
     """Seed ``lay`` in one transaction on ``conn`` (an asyncpg connection with the
-    project's codecs); the trades must exist. Returns the credentials file's content."""
+    project's codecs); the trades must exist. With ``tokens`` (the hub's
+    ``TokenCodec``: same JWT secret), every user also gets a fresh refresh token.
+    Returns the credentials file's content."""
     from hub.ids import new_id
 
     async with conn.transaction():
@@ -290,8 +300,48 @@ async def seed_sql(conn: Any, lay: Layout, password_hash: str, password: str) ->
         )
 
         jobs, created, reset = await _pair_jobs(conn, lay, customer_ids, contractor_ids)
-    data = seed_file(lay, password, "sql", customer_ids, contractor_ids, jobs)
+        sessions = None
+        if tokens is not None:
+            roles_of = [("customer", customer_ids), ("contractor", contractor_ids)]
+            sessions = await _sessions(conn, tokens, roles_of)
+    data = seed_file(lay, password, "sql", customer_ids, contractor_ids, jobs, sessions)
     return SeedResult(data, int(inserted), len(emails) - int(inserted), created, reset)
+
+
+async def _sessions(
+    conn: Any, tokens: Any, roles_of: list[tuple[str, list[str]]]
+) -> dict[str, str]:
+    """One refresh token per user, stored the way ``api.accounts`` stores them."""
+    import hashlib
+
+    from hub.ids import new_id
+
+    # Earlier runs' sessions of these test users go: the table stays the size of one run.
+    await conn.execute(
+        "DELETE FROM refresh_tokens WHERE user_id = any($1::text[])",
+        [uid for _, ids in roles_of for uid in ids],
+    )
+    out: dict[str, str] = {}
+    rows = []
+    for role, ids in roles_of:
+        for uid in ids:
+            family = new_id("f_")
+            issued = tokens.issue_refresh(uid, role, family)
+            out[uid] = issued.token
+            rows.append(
+                (
+                    hashlib.sha256(issued.token.encode()).digest(),
+                    family,
+                    uid,
+                    datetime.fromtimestamp(issued.expires_at, UTC),
+                )
+            )
+    await conn.executemany(
+        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at) "
+        "VALUES ($1, $2, $3, $4)",
+        rows,
+    )
+    return out
 
 
 async def _pair_jobs(
@@ -406,6 +456,7 @@ def loadseed_cmd(settings: Any, args: Any) -> int:
     from api.passwords import Passwords
     from api.seed import TRADES
     from api.store.trades import upsert_trades
+    from hub.auth import TokenCodec
 
     try:
         lay = layout(args.tag, args.customers, args.contractors, args.pairs)
@@ -425,7 +476,12 @@ def loadseed_cmd(settings: Any, args: Any) -> int:
                     await migrate(conn)
                     async with conn.transaction():
                         await upsert_trades(conn, TRADES)
-                    result = await seed_sql(conn, lay, password_hash, args.password)
+                    tokens = TokenCodec(
+                        settings.jwt_secret,
+                        settings.jwt_access_expiry_s,
+                        settings.jwt_refresh_expiry_s,
+                    )
+                    result = await seed_sql(conn, lay, password_hash, args.password, tokens)
             finally:
                 await pool.close()
         print(

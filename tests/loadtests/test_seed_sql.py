@@ -137,6 +137,13 @@ async def test_seed_counts_relations_login_and_rerun(
             assert body["user"]["id"] == pair[role]["id"]
             assert body["user"]["role"] == role
             tokens[role] = {"Authorization": f"Bearer {body['access_token']}"}
+        # The seeded refresh token resumes a session, like an app at start.
+        resp = await client.post(
+            "/api/v1/auth/refresh",
+            json={"refresh_token": data["rest_customers"][0]["refresh_token"]},
+        )
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["user"]["id"] == data["rest_customers"][0]["id"]
         resp = await client.get(f"/api/v1/jobs/{pair['job_id']}", headers=tokens["customer"])
         assert resp.status == 200, await resp.text()
         assert (await resp.json())["contractor_id"] == pair["contractor"]["id"]
@@ -180,7 +187,7 @@ async def test_seed_counts_relations_login_and_rerun(
 def test_layout_refuses_bad_input() -> None:
     for args in (("bad tag!", 1, 1), ("ok", -1, 1)):
         try:
-            layout(*args)  # type: ignore[arg-type]
+            layout(*args)
         except ValueError:
             continue
         raise AssertionError(f"layout{args} accepted")
