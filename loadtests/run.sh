@@ -15,7 +15,9 @@
 # LT_REST_WAIT, LT_LOGIN_SHARE (share of users logging in with the password; the others
 # resume with a seeded refresh token), LT_THRESHOLDS=1 (gate soak/smoke on the target thresholds too),
 # LOADTEST_VENV (where locust's venv lives), HUB_PYTHON (python with the hub installed,
-# for SQL seeding; default .venv/bin/python), DATABASE_URL (the hub's database).
+# for SQL seeding; default .venv/bin/python), DATABASE_URL (the hub's database: seeds by
+# SQL), LT_SEED=sql|api (sql without DATABASE_URL: the embedded database under
+# TRADESHUB_DATA_DIR, as the hub on this machine uses it).
 # docs/LOADTESTS.md has the details, distributed runs included.
 set -euo pipefail
 
@@ -82,12 +84,14 @@ mkdir -p "$OUT"
 SEED=$OUT/seed.json
 
 say "seeding $((PAIRS + REST)) customers, $PAIRS contractors, $PAIRS assigned jobs"
-if [ -n "${DATABASE_URL:-}" ]; then
+SEED_BY=${LT_SEED:-$([ -n "${DATABASE_URL:-}" ] && echo sql || echo api)}
+if [ "$SEED_BY" = sql ]; then
+  # DATABASE_URL, or else the embedded database under TRADESHUB_DATA_DIR (the hub's).
   HUB_PY=${HUB_PYTHON:-$ROOT/.venv/bin/python}
   (cd "$ROOT" && "$HUB_PY" -m api loadseed --customers $((PAIRS + REST)) \
      --contractors "$PAIRS" --tag "lt-$MODE" --out "$SEED")
 else
-  echo "no DATABASE_URL: seeding through the API (fine for smoke sizes only)"
+  echo "seeding through the API (fine for smoke sizes only; LT_SEED=sql seeds by SQL)"
   "$VENV/bin/python" "$HERE/seed_api.py" --host "$HOST" --customers $((PAIRS + REST)) \
      --contractors "$PAIRS" --tag "$(date -u +%H%M%S)$RANDOM" --out "$SEED"
 fi
