@@ -146,3 +146,11 @@ def fast_error_bound_m(distance_m: float) -> float:
         # short of the geodesic, hence 450 km rather than 500 km.
         return 2.0 * FAST_REL_ERROR_500KM * distance_m + FAST_ABS_ERROR_M
     return 2.0 * FAST_REL_ERROR_GLOBAL * distance_m + FAST_ABS_ERROR_M
+
+
+def fast_error_bounds_m(distances_m: FloatArray) -> FloatArray:
+    """Vectorised :func:`fast_error_bound_m` (same values element by element)."""
+    near = 2.0 * FAST_REL_ERROR_500KM * distances_m + FAST_ABS_ERROR_M
+    far = 2.0 * FAST_REL_ERROR_GLOBAL * distances_m + FAST_ABS_ERROR_M
+    out: FloatArray = np.where(distances_m <= 450_000.0, near, far)
+    return out
