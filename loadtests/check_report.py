@@ -54,6 +54,25 @@ def _num(value: str) -> float:
         return float("nan")
 
 
+def _ms(value: str) -> str:
+    number = _num(value)
+    return "-" if number != number else f"{number:.0f}"  # NaN: no requests
+
+
+def _table(rows: list[dict[str, str]]) -> list[str]:
+    out = [
+        "| type | name | requests | failures | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["Name"] == "Aggregated", r["Type"] != "WS", r["Name"])):
+        out.append(
+            f"| {r['Type']} | {r['Name']} | {r['Request Count']} | {r['Failure Count']} | "
+            f"{_ms(r['50%'])} | {_ms(r['95%'])} | {_ms(r['99%'])} | "
+            f"{_ms(r['Max Response Time'])} |"
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("stats_csv", type=Path)
@@ -63,41 +82,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rest-p95", type=float, default=200.0)
     parser.add_argument("--auth-p95", type=float, default=2000.0)
     parser.add_argument("--socket-p99", type=float, default=250.0)
+    parser.add_argument(
+        "--ramp",
+        type=Path,
+        help="ramp-up stats written before --reset-stats (judged for "
+        "presence and failures; thresholds apply to the main CSV only)",
+    )
     parser.add_argument("--summary", type=Path)
     args = parser.parse_args(argv)
     try:
         with args.stats_csv.open(newline="") as fh:
             rows = list(csv.DictReader(fh))
+        ramp_rows = []
+        if args.ramp:
+            with args.ramp.open(newline="") as fh:
+                ramp_rows = list(csv.DictReader(fh))
     except OSError as exc:
         print(f"check_report: {exc}", file=sys.stderr)
         return 2
     stats = {r["Name"]: r for r in rows if r["Name"] != "Aggregated"}
     total = next((r for r in rows if r["Name"] == "Aggregated"), None)
+    ramp = {r["Name"]: r for r in ramp_rows if r["Name"] != "Aggregated"}
     if total is None:
         print("check_report: no Aggregated row: not a locust stats CSV", file=sys.stderr)
         return 2
 
     problems: list[str] = []
     expected = args.expect or SOCKET_STATS + REST_STATS
+
+    def count(name: str, column: str) -> int:
+        return sum(int(src[name][column]) for src in (stats, ramp) if name in src)
+
     for name in expected:
-        row = stats.get(name)
-        if row is None or int(row["Request Count"]) == 0:
+        if count(name, "Request Count") == 0:
             problems.append(f"missing stat: {name!r} never recorded")
-    failures = int(total["Failure Count"])
+    names = sorted(set(stats) | set(ramp))
+    failures = sum(count(n, "Failure Count") for n in names)
     if failures > args.max_failures:
-        failing = [
-            f"{n} ({r['Failure Count']})" for n, r in stats.items() if int(r["Failure Count"])
-        ]
+        failing = [f"{n} ({count(n, 'Failure Count')})" for n in names if count(n, "Failure Count")]
         problems.append(f"{failures} failures: " + ", ".join(failing))
 
+    text_parts = []
+    if ramp_rows:
+        text_parts += ["Ramp-up (until every user was spawned):", "", *_table(ramp_rows), ""]
+        text_parts += ["Steady state (every user running; thresholds apply here):", ""]
     lines = [
         "| type | name | requests | failures | p50 ms | p95 ms | p99 ms | max ms | gate |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, row in sorted(stats.items(), key=lambda kv: (kv[1]["Type"] != "WS", kv[0])):
-        p50, p95, p99 = _num(row["50%"]), _num(row["95%"]), _num(row["99%"])
+        p95, p99 = _num(row["95%"]), _num(row["99%"])
         gate = ""
-        if row["Type"] == "WS" and name not in NO_LATENCY:
+        if int(row["Request Count"]) == 0:
+            pass  # nothing in this phase (e.g. one-time steps after the ramp-up)
+        elif row["Type"] == "WS" and name not in NO_LATENCY:
             gate = f"p99 < {args.socket_p99:g}"
             if args.thresholds and not p99 < args.socket_p99:
                 problems.append(f"socket p99 of {name!r} is {p99:g} ms (limit {args.socket_p99:g})")
@@ -112,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             gate = ""
         lines.append(
             f"| {row['Type']} | {name} | {row['Request Count']} | {row['Failure Count']} | "
-            f"{p50:g} | {p95:g} | {p99:g} | {_num(row['Max Response Time']):.0f} | {gate} |"
+            f"{_ms(row['50%'])} | {_ms(row['95%'])} | {_ms(row['99%'])} | "
+            f"{_ms(row['Max Response Time'])} | {gate} |"
         )
     lines.append(
         f"| | **all** | {total['Request Count']} | {failures} | {_num(total['50%']):g} | "
@@ -120,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{_num(total['Max Response Time']):.0f} | |"
     )
     verdict = "PASS" if not problems else "FAIL"
-    text = "\n".join([*lines, "", f"**{verdict}**", *(f"- {p}" for p in problems), ""])
+    text = "\n".join([*text_parts, *lines, "", f"**{verdict}**", *(f"- {p}" for p in problems), ""])
     print(text)
     if args.summary:
         args.summary.write_text(text, "utf-8")

@@ -76,8 +76,12 @@ def _options(parser: Any) -> None:
     group.add_argument("--rest-wait", type=float, default=5.0, help="mean s between REST tasks")
 
 
+_ENV: list[Any] = []
+
+
 @events.init.add_listener
 def _init(environment: Any, **_: Any) -> None:
+    _ENV[:] = [environment]
     opts = environment.parsed_options
     if opts is None or not opts.seed_file:
         return
@@ -93,6 +97,46 @@ def _init(environment: Any, **_: Any) -> None:
     CustomerUser.fixed_count = pairs
     CustomerUser.wait_time = between(opts.chat_wait * 0.5, opts.chat_wait * 1.5)
     RestUser.wait_time = between(opts.rest_wait * 0.4, opts.rest_wait * 1.6)
+
+
+@events.spawning_complete.add_listener
+def _ramp_snapshot(user_count: int, **_: Any) -> None:
+    """With ``--reset-stats`` the figures of the ramp-up are dropped when spawning ends;
+    keep them in ``<csv>_ramp_stats.csv`` first (this listener was registered before the
+    runner's reset one), so the one-time steps (logins, connects, job:watch) and any
+    failure of the ramp are still judged (check_report.py --ramp)."""
+    env = _ENV[0] if _ENV else None
+    opts = getattr(env, "parsed_options", None)
+    if env is None or opts is None or not opts.reset_stats or not opts.csv_prefix:
+        return
+    if type(env.runner).__name__ == "WorkerRunner":
+        return
+    import csv
+
+    with open(f"{opts.csv_prefix}_ramp_stats.csv", "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(
+            [
+                "Type",
+                "Name",
+                "Request Count",
+                "Failure Count",
+                "50%",
+                "95%",
+                "99%",
+                "Max Response Time",
+            ]
+        )
+        entries = [*env.stats.entries.values(), env.stats.total]
+        for e in entries:
+            pct = [
+                e.get_response_time_percentile(p) if e.num_requests else 0
+                for p in (0.5, 0.95, 0.99)
+            ]
+            out.writerow(
+                [e.method or "", e.name, e.num_requests, e.num_failures, *pct, e.max_response_time]
+            )
+    log.info("ramp-up stats written", extra={"users": user_count})
 
 
 @events.test_stopping.add_listener

@@ -12,7 +12,8 @@
 #   soak    150 + 150 + 200 = 500 users, 60 min; zero failures
 # Variables: LT_PAIRS, LT_REST, LT_DURATION, LT_SPAWN_RATE, LT_PROCESSES (local locust
 # worker processes), LT_CPUS (taskset cpu list for locust, e.g. 1), LT_CHAT_WAIT,
-# LT_REST_WAIT, LT_LOGIN_SHARE (share of users logging in with the password; the others
+# LT_REST_WAIT, LT_RESET_STATS (1: locust --reset-stats once every user is spawned, the
+# ramp-up kept apart; default in target and soak), LT_LOGIN_SHARE (share of users logging in with the password; the others
 # resume with a seeded refresh token), LT_THRESHOLDS=1 (gate soak/smoke on the target thresholds too),
 # LOADTEST_VENV (where locust's venv lives), HUB_PYTHON (python with the hub installed,
 # for SQL seeding; default .venv/bin/python), DATABASE_URL (the hub's database: seeds by
@@ -33,11 +34,13 @@ VENV=${LOADTEST_VENV:-$HERE/.venv}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 THRESHOLDS=${LT_THRESHOLDS:-0}
+RESET=0  # 1: thresholds judge the steady state; the ramp-up is judged for failures only
 case "$MODE" in
   smoke)  PAIRS=8;   REST=14;  DURATION=20s; SPAWN=30; CHAT_WAIT=3;  REST_WAIT=2; LOGIN=0.5 ;;
   target) PAIRS=300; REST=400; DURATION=5m;  SPAWN=20; CHAT_WAIT=12; REST_WAIT=5; LOGIN=0.1
-          THRESHOLDS=${LT_THRESHOLDS:-1} ;;
-  soak)   PAIRS=150; REST=200; DURATION=60m; SPAWN=10; CHAT_WAIT=12; REST_WAIT=5; LOGIN=0.1 ;;
+          THRESHOLDS=${LT_THRESHOLDS:-1}; RESET=1 ;;
+  soak)   PAIRS=150; REST=200; DURATION=60m; SPAWN=10; CHAT_WAIT=12; REST_WAIT=5; LOGIN=0.1
+          RESET=1 ;;
   *) usage ;;
 esac
 PAIRS=${LT_PAIRS:-$PAIRS}
@@ -102,6 +105,8 @@ PIN=()
 if [ -n "${LT_CPUS:-}" ]; then PIN=(taskset -c "$LT_CPUS"); fi
 DIST=()
 if [ "$PROCESSES" -gt 1 ]; then DIST=(--processes "$PROCESSES"); fi
+RESET=${LT_RESET_STATS:-$RESET}
+if [ "$RESET" = 1 ]; then DIST+=(--reset-stats); fi
 set +e
 (cd "$HERE" && "${PIN[@]}" "$VENV/bin/locust" -f locustfile.py --headless \
   -H "$HOST" -u "$USERS" -r "$SPAWN" -t "$DURATION" --stop-timeout 5 \
@@ -116,6 +121,7 @@ set -e
 say "verdict ($OUT)"
 CHECK=("$OUT/locust_stats.csv" --summary "$OUT/summary.md")
 if [ "$THRESHOLDS" = 1 ]; then CHECK+=(--thresholds); fi
+if [ -f "$OUT/locust_ramp_stats.csv" ]; then CHECK+=(--ramp "$OUT/locust_ramp_stats.csv"); fi
 set +e
 "$VENV/bin/python" "$HERE/check_report.py" "${CHECK[@]}"
 CHECK_RC=$?
