@@ -25,7 +25,9 @@ from api.migrate import migrate
 from api.openapi import build_openapi
 from api.passwords import Passwords
 from api.routes import ROUTES, add_routes
+from api.wire_chat import chat_feature
 from api.wire_jobs import jobs_feature
+from api.wire_realtime import realtime_feature
 from hub.auth import TokenCodec
 from hub.bus import MemoryBus
 from hub.gateway import Gateway
@@ -38,7 +40,7 @@ from hub.server import create_sio
 log = logging.getLogger(__name__)
 
 FeatureContext = Callable[[web.Application], AsyncIterator[None]]
-FEATURES: tuple[FeatureContext, ...] = (jobs_feature,)
+FEATURES: tuple[FeatureContext, ...] = (jobs_feature, realtime_feature, chat_feature)
 
 
 def _version() -> str:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from api.metrics import Metrics
     from hub.auth import TokenCodec
     from hub.bus import Bus
+    from hub.chat import Chat
     from hub.gateway import Gateway
     from hub.jobs import JobStatusService
     from hub.matching import ContractorMatcher
@@ -41,3 +42,4 @@ CONTRACTORS: web.AppKey[Contractors] = web.AppKey("contractors")
 JOBS: web.AppKey[Jobs] = web.AppKey("jobs")
 MATCHER: web.AppKey[ContractorMatcher] = web.AppKey("matcher")
 JOB_STATUS: web.AppKey[JobStatusService] = web.AppKey("job_status")
+CHAT: web.AppKey[Chat] = web.AppKey("chat")

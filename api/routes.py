@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from api import schemas
-from api.handlers import auth, contractors, jobs, ops, trades
+from api.handlers import auth, chat, contractors, jobs, ops, trades
+from hub.chat_payloads import MessageBody
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -173,6 +174,34 @@ ROUTES: list[Route] = [
         "jobs",
         schemas.JobStatusBody,
         errors=(400, 401, 403, 404, 409),
+    ),
+    # Chat (issue 4): the REST twins of the chat:* socket events.
+    Route(
+        "GET",
+        f"{V1}/conversations",
+        chat.list_conversations,
+        "The caller's conversations, most recent activity first",
+        "chat",
+        errors=(401,),
+    ),
+    Route(
+        "GET",
+        f"{V1}/conversations/{{id}}/messages",
+        chat.list_messages,
+        "Messages of a conversation in seq order (the latest page without bounds)",
+        "chat",
+        errors=(400, 401, 404),
+        query=("after_seq", "before_seq", "limit"),
+    ),
+    Route(
+        "POST",
+        f"{V1}/conversations/{{id}}/messages",
+        chat.post_message,
+        "Send a message (idempotent per client_msg_id)",
+        "chat",
+        MessageBody,
+        ok_status=201,
+        errors=(400, 401, 404, 413),
     ),
 ]
 

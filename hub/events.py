@@ -6,8 +6,11 @@ caller that sends them.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.store.chat import Message
 
 JOB_OFFER = "job:offer"
 JOB_STATUS = "job:status"
@@ -16,11 +19,17 @@ CHAT_MESSAGE = "chat:message"
 CHAT_TYPING = "chat:typing"
 CHAT_READ = "chat:read"
 PRESENCE = "presence"
+AUTH_EXPIRED = "auth:expired"
 
 
 def iso(value: datetime) -> str:
     """ISO 8601 UTC with milliseconds and a Z."""
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def iso_epoch(seconds: float) -> str:
+    """``iso`` of a time given in seconds since the epoch."""
+    return iso(datetime.fromtimestamp(seconds, UTC))
 
 
 def job_offer(job: dict[str, Any], distance_m: float) -> dict[str, Any]:
@@ -33,6 +42,37 @@ def job_status(job_id: str, status: str, at: datetime) -> dict[str, Any]:
 
 def presence(user_id: str, online: bool) -> dict[str, Any]:
     return {"user_id": user_id, "online": online}
+
+
+def chat_message(msg: Message) -> dict[str, Any]:
+    """The contract's message; also the body of acks and REST responses."""
+    return {
+        "id": msg.id,
+        "conversation_id": msg.conversation_id,
+        "seq": msg.seq,
+        "sender_id": msg.sender_id,
+        "body": msg.body,
+        "client_msg_id": msg.client_msg_id,
+        "created_at": iso(msg.created_at),
+    }
+
+
+def chat_typing(conversation_id: str, user_id: str) -> dict[str, Any]:
+    return {"conversation_id": conversation_id, "user_id": user_id}
+
+
+def chat_read(conversation_id: str, user_id: str, seq: int) -> dict[str, Any]:
+    return {"conversation_id": conversation_id, "user_id": user_id, "seq": seq}
+
+
+def auth_expired() -> dict[str, Any]:
+    """Sent to a socket just before it is disconnected for expired credentials."""
+    return {
+        "error": {
+            "code": "unauthorized",
+            "message": "access token expired; reconnect with a fresh token",
+        }
+    }
 
 
 def user_room(user_id: str) -> str:

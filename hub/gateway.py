@@ -13,10 +13,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import socketio
 
 from hub.auth import TokenCodec
-from hub.errors import DomainError, NotFound, Unauthorized
+from hub.engine_guard import origin_allowed
+from hub.errors import DomainError, Forbidden, NotFound, Unauthorized
+from hub.events import iso_epoch
+from hub.validation import convert
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,10 @@ class RefusedConnection(socketio.exceptions.ConnectionRefusedError):  # type: ig
         super().__init__(message)
         error = {"code": code, "message": message}
         self.error_args = {"message": message, "error": error, "data": {"error": error}}
+
+
+class RefreshPayload(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
 
 
 def ok(**fields: Any) -> dict[str, Any]:
@@ -87,6 +95,7 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         self._on_event = on_event or (lambda event, outcome: None)
         self._on_connect_outcome = on_connect_outcome or (lambda outcome: None)
         self.identities: dict[str, Identity] = {}  # local sockets of this node only
+        self._handlers["auth:refresh"] = self._refresh
 
     def add_handlers(self, handlers: dict[str, EventHandler]) -> None:
         for name, handler in handlers.items():
@@ -103,14 +112,14 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
     def identity(self, sid: str) -> Identity | None:
         return self.identities.get(sid)
 
-    def _origin_allowed(self, environ: dict[str, Any]) -> bool:
-        origin = environ.get("HTTP_ORIGIN")
-        if not origin:
-            return True  # native apps send no Origin
-        host = environ.get("HTTP_HOST", "")
-        if origin.rstrip("/") in (f"http://{host}", f"https://{host}"):
-            return True
-        return origin.rstrip("/") in self._allowed_origins or "*" in self._allowed_origins
+    async def _refresh(self, identity: Identity, data: Any) -> dict[str, Any]:
+        """``auth:refresh`` {token}: a fresh access token of the same user extends the socket."""
+        claims = self._tokens.verify(convert(data, RefreshPayload).token, "access")
+        if identity.user_id is None or claims.sub != identity.user_id:
+            raise Forbidden("the token belongs to another user")
+        identity.role = claims.role
+        identity.expires_at = claims.exp
+        return ok(expires_at=iso_epoch(claims.exp))
 
     async def _authenticate(self, sid: str, auth: Any) -> Identity:
         if not isinstance(auth, dict):
@@ -138,9 +147,10 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         return await self._dispatch(event, args)
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
-        if not self._origin_allowed(environ):
+        if not origin_allowed(environ, self._allowed_origins):
+            # The contract gives every refused connect the code "unauthorized".
             self._on_connect_outcome("bad_origin")
-            raise RefusedConnection("forbidden", "origin not allowed")
+            raise RefusedConnection("unauthorized", "origin not allowed")
         try:
             identity = await self._authenticate(sid, auth)
         except DomainError as exc:

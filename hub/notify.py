@@ -50,11 +50,16 @@ class Notifier:
         self._offline = offline
 
     async def emit_to_users(
-        self, event: str, payload: dict[str, Any], user_ids: Iterable[str]
+        self,
+        event: str,
+        payload: dict[str, Any],
+        user_ids: Iterable[str],
+        skip_sid: str | None = None,
     ) -> None:
+        """To every socket of ``user_ids`` (on every node), but ``skip_sid``."""
         rooms = [events.user_room(u) for u in dict.fromkeys(user_ids)]
         if rooms:
-            await self._sio.emit(event, payload, room=rooms)
+            await self._sio.emit(event, payload, room=rooms, skip_sid=skip_sid)
 
     async def notify_offline(
         self, kind: str, payload: dict[str, Any], user_ids: Iterable[str]
@@ -84,3 +89,37 @@ class Notifier:
         rooms = [events.job_room(job_id)] + [events.user_room(u) for u in users]
         await self._sio.emit(events.JOB_STATUS, payload, room=rooms)
         await self.notify_offline(events.JOB_STATUS, payload, users)
+
+    async def chat_message(
+        self,
+        message: dict[str, Any],
+        participant_ids: Iterable[str],
+        sender_id: str,
+        skip_sid: str | None = None,
+    ) -> None:
+        """To every socket of the participants but the sending one (it has the ack); the
+        offline recipients get a notification."""
+        participants = list(participant_ids)
+        await self.emit_to_users(events.CHAT_MESSAGE, message, participants, skip_sid)
+        await self.notify_offline(
+            events.CHAT_MESSAGE, message, [u for u in participants if u != sender_id]
+        )
+
+    async def chat_typing(self, conversation_id: str, user_id: str, others: list[str]) -> None:
+        await self.emit_to_users(
+            events.CHAT_TYPING, events.chat_typing(conversation_id, user_id), others
+        )
+
+    async def chat_read(
+        self, conversation_id: str, user_id: str, seq: int, others: list[str]
+    ) -> None:
+        await self.emit_to_users(
+            events.CHAT_READ, events.chat_read(conversation_id, user_id, seq), others
+        )
+
+    async def presence(self, user_id: str, online: bool, partner_ids: list[str]) -> None:
+        await self.emit_to_users(events.PRESENCE, events.presence(user_id, online), partner_ids)
+
+    async def auth_expired(self, sid: str) -> None:
+        """To one socket, just before it is disconnected for expired credentials."""
+        await self._sio.emit(events.AUTH_EXPIRED, events.auth_expired(), to=sid)

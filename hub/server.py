@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 import socketio
 
+from hub.engine_guard import GuardedServer
+
 
 class OrjsonModule:
     """The ``json`` module python-socketio and python-engineio call, backed by orjson."""
@@ -26,18 +28,24 @@ def create_sio(
     max_frame_bytes: int,
     ping_interval_s: float = 25,
     ping_timeout_s: float = 20,
-) -> socketio.AsyncServer:
+    connect_timeout_s: float = 10,
+    max_backlog_bytes: int = 1024 * 1024,
+) -> GuardedServer:
     """An AsyncServer speaking Socket.IO v5 on websocket and long-polling.
 
     Origins are checked by the gateway at connect (so native apps without Origin work and
-    the refusal carries the contract's error body); engine.io's own CORS check is relaxed
-    to the listed origins for the polling transport's preflights.
+    the refusal carries the contract's error body); the engine only answers CORS for the
+    hub's own and the listed origins, for the polling transport's requests.
+
+    The server is :class:`hub.engine_guard.GuardedServer` (on :mod:`hub.engine`): frames over
+    ``max_frame_bytes`` close their client, sessions that do not complete the Socket.IO
+    connect within ``connect_timeout_s`` are closed, and a client whose unsent backlog passes
+    ``max_backlog_bytes`` (websocket) is disconnected.
     """
-    return socketio.AsyncServer(
-        async_mode="aiohttp",
+    return GuardedServer(
         client_manager=manager,
         json=OrjsonModule,
-        cors_allowed_origins=list(cors_origins) or [],
+        allowed_origins=cors_origins,
         max_http_buffer_size=max_frame_bytes,
         ping_interval=ping_interval_s,
         ping_timeout=ping_timeout_s,
@@ -45,4 +53,6 @@ def create_sio(
         async_handlers=False,
         logger=False,
         engineio_logger=False,
+        connect_timeout=connect_timeout_s,
+        max_backlog_bytes=max_backlog_bytes,
     )

@@ -1,0 +1,29 @@
+"""Feature context of chat: the actions, their socket events and REST twins' key.
+
+Starts after the database. Registers ``chat:*`` on the gateway; the per-socket
+``chat:send`` buckets are dropped with their sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from api import keys
+from hub.buckets import TokenBuckets
+from hub.chat import Chat
+from hub.namespaces.chat import ChatEvents
+
+SEND_RATE_PER_S = 5.0
+SEND_BURST = 10
+
+
+async def chat_feature(app: web.Application) -> AsyncIterator[None]:
+    chat = Chat(app[keys.POOL], app[keys.NOTIFIER])
+    app[keys.CHAT] = chat
+    socket_events = ChatEvents(chat, TokenBuckets(SEND_RATE_PER_S, SEND_BURST))
+    gateway = app[keys.GATEWAY]
+    gateway.add_handlers(socket_events.handlers())
+    gateway.on_disconnected(socket_events.forget)
+    yield

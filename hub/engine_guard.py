@@ -1,0 +1,353 @@
+"""Transport guards on top of :mod:`hub.engine`: what python-socketio/engineio leave open.
+
+Found by reading python-engineio 4.15 / python-socketio 5.18; each guard names the gap.
+
+Engine.IO (:class:`GuardedEngineServer`, a :class:`hub.engine.HubEngineServer`):
+
+* **Malformed long-polling bodies.** engineio decodes a POST body inside a bare ``except``
+  that logs a traceback, answers 200 and keeps the session, once per request. Here the body
+  is read (exactly ``Content-Length`` bytes; stock uses ``read(n)``, which may return fewer)
+  and checked before engineio sees it; a body that is not UTF-8 or not an Engine.IO payload
+  raises :class:`MalformedPayload`, which engineio already handles: the session is closed
+  and the request answered 400, with no traceback.
+* **Disconnects that never return.** ``AsyncServer.disconnect()`` waits for each
+  session's queue to be drained by a poll that may never come (a vanished polling client,
+  a session that only ever made its first GET), holding the caller (shutdown included)
+  forever. Here it closes without waiting.
+* **Long-polls that outlive their session.** When a polling client sends CLOSE, its
+  pending GET waits for the next ping (up to ``ping_interval``); here it is answered at once.
+* **Unbounded outgoing queues.** A socket whose peer stopped reading grows engineio's queue
+  (polling) or its transport's write buffer (websocket :class:`hub.engine.Wire`) without
+  bound until the ping timeout. :meth:`GuardedEngineServer.send_packet` refuses to add to a
+  backlog over ``max_backlog_bytes`` / ``max_backlog_packets`` and closes that socket
+  instead; nobody else waits on it.
+
+Socket.IO (:class:`GuardedServer`, a :class:`hub.engine.HubServer`):
+
+* **Half-open handshakes.** A client may open an Engine.IO session and never send the
+  Socket.IO CONNECT ("40"), or only refused ones; python-socketio keeps it forever while it
+  answers pings. Sessions not connected to a namespace ``connect_timeout`` seconds after
+  they opened are closed.
+* **Malformed packets.** A Socket.IO packet that does not decode, or an EVENT whose data is
+  not ``[name, ...]``, raises inside python-socketio and logs a traceback per packet. The
+  client is dropped instead (one log line), or, for a well-framed event with a bad name,
+  answered ``not_found`` / ``validation_error`` when it asked for an ack.
+* **Reserved names.** python-socketio dispatches a client event named ``connect`` or
+  ``disconnect`` to the same handler as the real lifecycle events; they are refused here.
+* **Binary floods.** A binary event announces its attachment count; more than
+  ``max_attachments`` drops the client (the hub's protocol is JSON only).
+
+:meth:`GuardedServer.drop` ends a client for good: Socket.IO DISCONNECT, then the Engine.IO
+session closed without waiting (``sio.disconnect`` alone leaves the Engine.IO session open).
+
+**Origins.** engineio with a list of CORS origins refuses every other one, the hub's own
+included (so its tracking page breaks once CORS_ORIGINS is set), with a bare 400 before the
+Socket.IO connect. Here engineio never refuses: the gateway does, at connect, with the
+contract's ``connect_error`` body; this server only sends CORS headers to the origins that
+:func:`origin_allowed` accepts, for long-polling from those pages.
+
+The websocket frame limit needs no code: :class:`hub.engine.DirectWebSocket` gives aiohttp
+``max_msg_size = max_http_buffer_size``, so a bigger frame ends that websocket (close 1009)
+and only that session is closed; a bigger polling body is engineio's ContentTooLongError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import urllib.parse
+from typing import Any
+
+from aiohttp import web
+from engineio import exceptions as eio_exceptions
+from engineio import payload as eio_payload
+from socketio import packet as sio_packet
+
+from hub.engine import HubEngineServer, HubServer
+from hub.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+
+
+def origin_allowed(environ: dict[str, Any], allowed: tuple[str, ...]) -> bool:
+    """True for no Origin (native apps), the hub's own origin, and the listed ones."""
+    origin = environ.get("HTTP_ORIGIN")
+    if not origin:
+        return True
+    origin = origin.rstrip("/")
+    host = environ.get("HTTP_HOST", "")
+    if origin in (f"http://{host}", f"https://{host}"):
+        return True
+    return origin in allowed or "*" in allowed
+
+
+class MalformedPayload(eio_exceptions.EngineIOError):  # type: ignore[misc]
+    """A long-polling body that is not a valid Engine.IO payload."""
+
+
+class _Body:
+    """The ``wsgi.input`` engineio reads a POST body from: bytes already read and checked."""
+
+    def __init__(self, raw: bytes | None) -> None:
+        self._raw = raw  # None: malformed
+
+    async def read(self, length: int = -1) -> bytes:
+        if self._raw is None:
+            raise MalformedPayload("malformed long-polling payload")
+        return self._raw
+
+
+class GuardedEngineServer(HubEngineServer):
+    """:class:`hub.engine.HubEngineServer` with bounded backlogs and checked polling bodies.
+
+    Extra keyword arguments (python-socketio passes unknown ones through to here):
+
+    * ``max_backlog_bytes`` (default 1 MiB): a websocket whose transport holds more unsent
+      bytes than this gets nothing more; it is closed.
+    * ``max_backlog_packets`` (default 1000): the same for a polling session's queue.
+    * ``allowed_origins``: browser origins (besides the hub's own) sent CORS headers.
+      engineio's own ``cors_allowed_origins`` is forced to ``[]`` (no refusal here).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        max_backlog_bytes: int = 1024 * 1024,
+        max_backlog_packets: int = 1000,
+        allowed_origins: tuple[str, ...] = (),
+        **kwargs: Any,
+    ) -> None:
+        kwargs["cors_allowed_origins"] = []
+        super().__init__(*args, **kwargs)
+        self.allowed_origins = allowed_origins
+        self.max_backlog_bytes = max_backlog_bytes
+        self.max_backlog_packets = max_backlog_packets
+        self._plain_translate = self._async["translate_request"]
+        self._async = dict(self._async, translate_request=self._translate_request)
+
+    async def _translate_request(self, request: web.Request) -> dict[str, Any]:
+        environ: dict[str, Any] = self._plain_translate(request)
+        if request.method != "POST":
+            return environ
+        sid = urllib.parse.parse_qs(request.query_string).get("sid", [None])[0]
+        if sid not in self.sockets:
+            return environ  # engineio answers "Invalid session" without reading the body
+        declared = request.content_length
+        if declared is not None and declared > self.max_http_buffer_size:
+            return environ  # engineio refuses it by Content-Length, unread
+        raw = await self._read_body(request, declared)
+        if raw is not None:
+            environ["CONTENT_LENGTH"] = str(len(raw))
+        environ["wsgi.input"] = _Body(raw if raw is not None and _is_payload(raw) else None)
+        return environ
+
+    def _cors_headers(self, environ: dict[str, Any]) -> list[tuple[str, str]]:
+        origin = environ.get("HTTP_ORIGIN")
+        if not origin or not origin_allowed(environ, self.allowed_origins):
+            return []
+        headers = [("Access-Control-Allow-Origin", origin)]
+        if environ["REQUEST_METHOD"] == "OPTIONS":
+            headers.append(("Access-Control-Allow-Methods", "OPTIONS, GET, POST"))
+        if "HTTP_ACCESS_CONTROL_REQUEST_HEADERS" in environ:
+            headers.append(
+                ("Access-Control-Allow-Headers", environ["HTTP_ACCESS_CONTROL_REQUEST_HEADERS"])
+            )
+        if self.cors_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers
+
+    async def _read_body(self, request: web.Request, declared: int | None) -> bytes | None:
+        """The whole body, or None when it is cut short or (chunked) over the limit."""
+        try:
+            if declared is not None:
+                return await request.content.readexactly(declared)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in request.content.iter_any():
+                size += len(chunk)
+                if size > self.max_http_buffer_size:
+                    return None
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except asyncio.IncompleteReadError:
+            return None
+
+    def backlog_exceeded(self, socket: Any) -> bool:
+        wire = getattr(socket, "wire", None)
+        if wire is not None:
+            return bool(wire.transport.get_write_buffer_size() > self.max_backlog_bytes)
+        return bool(socket.queue.qsize() > self.max_backlog_packets)
+
+    async def send_packet(self, sid: str, pkt: Any) -> None:
+        socket = self.sockets.get(sid)
+        if socket is None or socket.closed:
+            return
+        if self.backlog_exceeded(socket):
+            await self._overflow(socket)
+            return
+        await socket.send(pkt)
+
+    async def _overflow(self, socket: Any) -> None:
+        if socket.closing:
+            return
+        log.info("closing a socket whose peer stopped reading", extra={"sid": socket.sid})
+        wire = getattr(socket, "wire", None)
+        if wire is not None:
+            # Nothing more can reach this peer: drop the buffer; the reader then sees EOF
+            # and runs the usual disconnect path.
+            wire.transport.abort()
+            return
+        while not socket.queue.empty():  # free the backlog; the CLOSE packet goes alone
+            socket.queue.get_nowait()
+            socket.queue.task_done()
+        await self.close_session(socket.sid, self.reason.TRANSPORT_ERROR)
+
+    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        ret = await super()._trigger_event(event, *args, **kwargs)
+        if event == "disconnect":
+            socket = self.sockets.get(args[0])
+            if socket is not None and not socket.upgraded:
+                asyncio.get_running_loop().call_soon(_release_poll, socket)
+        return ret
+
+    async def close_session(self, sid: str, reason: str | None = None) -> None:
+        """Close one session without waiting for its queue to drain (CLOSE is still sent)."""
+        socket = self.sockets.get(sid)
+        if socket is not None:
+            await socket.close(wait=False, reason=reason or self.reason.SERVER_DISCONNECT)
+
+    async def disconnect(self, sid: str | None = None) -> None:
+        sids = list(self.sockets) if sid is None else [sid]
+        for one in sids:
+            await self.close_session(one)
+            self.sockets.pop(one, None)
+
+
+def _release_poll(socket: Any) -> None:
+    # Called once close() has queued what it sends: if nothing is queued (the client sent
+    # CLOSE, or the session was aborted), a long-poll GET still waiting would hang until the
+    # next ping; None ends it with an empty answer.
+    if socket.queue.empty():
+        socket.queue.put_nowait(None)
+
+
+def _is_payload(raw: bytes) -> bool:
+    try:
+        eio_payload.Payload(encoded_payload=raw.decode("utf-8"))
+    except Exception:  # any decoding failure of client bytes: ValueError, IndexError, ...
+        return False
+    return True
+
+
+class GuardedServer(HubServer):
+    """:class:`hub.engine.HubServer` on :class:`GuardedEngineServer`, with the Socket.IO guards.
+
+    Extra keyword arguments: ``connect_timeout`` (s, default 10), ``max_attachments``
+    (default 10), plus those of :class:`GuardedEngineServer`.
+    """
+
+    eio: GuardedEngineServer
+
+    def __init__(
+        self, *args: Any, connect_timeout: float = 10.0, max_attachments: int = 10, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.connect_timeout = connect_timeout
+        self.max_attachments = max_attachments
+        self._handshakes: dict[str, asyncio.TimerHandle] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def _engineio_server_class(self) -> type[GuardedEngineServer]:
+        return GuardedEngineServer
+
+    async def drop(self, sid: str, namespace: str = "/") -> None:
+        """Disconnect Socket.IO client ``sid`` and close its Engine.IO session."""
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
+        await self.disconnect(sid, namespace)
+        if eio_sid is not None:
+            await self.eio.close_session(eio_sid)
+
+    async def shutdown(self) -> None:
+        for timer in self._handshakes.values():
+            timer.cancel()
+        self._handshakes.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        await super().shutdown()
+
+    # ------------------------------------------------------------------ handshake timeout
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        ret = await super()._handle_eio_connect(eio_sid, environ)
+        loop = asyncio.get_running_loop()
+        self._handshakes[eio_sid] = loop.call_later(
+            self.connect_timeout, self._handshake_expired, eio_sid
+        )
+        return ret
+
+    def _handshake_expired(self, eio_sid: str) -> None:
+        self._handshakes.pop(eio_sid, None)
+        if eio_sid not in self.eio.sockets or self._in_namespace(eio_sid):
+            return
+        log.info("closing an Engine.IO session that never connected to a namespace")
+        self._close_later(eio_sid)
+
+    def _in_namespace(self, eio_sid: str) -> bool:
+        return any(
+            self.manager.sid_from_eio_sid(eio_sid, ns) for ns in self.manager.get_namespaces()
+        )
+
+    def _close_later(self, eio_sid: str) -> None:
+        task = asyncio.ensure_future(self.eio.close_session(eio_sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: str) -> None:
+        timer = self._handshakes.pop(eio_sid, None)
+        if timer is not None:
+            timer.cancel()
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    # ------------------------------------------------------------------ malformed input
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # Handler errors never get here (the gateway answers them); this is a packet
+            # python-socketio could not decode or dispatch.
+            log.info("dropping a client that sent a malformed packet: %s", type(exc).__name__)
+            self._binary_packet.pop(eio_sid, None)
+            await self.eio.close_session(eio_sid, self.reason.TRANSPORT_ERROR)
+            return
+        pending = self._binary_packet.get(eio_sid)
+        if pending is not None and pending.attachment_count > self.max_attachments:
+            log.info("dropping a client announcing %d binary attachments", pending.attachment_count)
+            del self._binary_packet[eio_sid]
+            await self.eio.close_session(eio_sid, self.reason.TRANSPORT_ERROR)
+
+    async def _handle_event(
+        self, eio_sid: str, namespace: str | None, id: int | None, data: Any
+    ) -> None:
+        if isinstance(data, list) and data and isinstance(data[0], str):
+            if data[0] not in RESERVED_EVENTS:
+                await super()._handle_event(eio_sid, namespace, id, data)
+                return
+            error = NotFound(f"unknown event {data[0]!r}")
+        elif isinstance(data, list) and data:
+            error = NotFound("unknown event")
+        else:
+            raise ValueError("an event must be [name, ...]")  # dropped by _handle_eio_message
+        ns = namespace or "/"
+        if id is not None and self.manager.sid_from_eio_sid(eio_sid, ns) is not None:
+            await self._send_packet(
+                eio_sid,
+                self.packet_class(
+                    sio_packet.ACK,
+                    namespace=ns,
+                    id=id,
+                    data=[{"ok": False, "error": error.body()}],
+                ),
+            )
