@@ -3,8 +3,9 @@
 Contract (both implementations): ``connect`` and ``disconnect`` are idempotent per
 (user, socket); ``connect`` returns True when the user went from offline to online,
 ``disconnect`` True when their last socket left; ``online_among`` answers for a batch.
-``MemoryPresence`` knows one node; ``RedisPresence`` (issue 6) knows every node's sockets,
-with entries that expire when a node dies without cleaning up.
+``MemoryPresence`` knows one node; ``hub.presence_redis.RedisPresence`` knows every node's
+sockets: each entry is a lease the owning node renews, so a node that dies without
+cleaning up stops counting within the lease (TTL, 30 s by default).
 """
 
 from __future__ import annotations
