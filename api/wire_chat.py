@@ -1,7 +1,8 @@
 """Feature context of chat: the actions, their socket events and REST twins' key.
 
 Starts after the database. Registers ``chat:*`` on the gateway; the per-socket
-``chat:send`` buckets are dropped with their sockets.
+``chat:send`` buckets are dropped with their sockets. On shutdown, the fan-outs in flight
+finish before the database closes.
 """
 
 from __future__ import annotations
@@ -26,4 +27,7 @@ async def chat_feature(app: web.Application) -> AsyncIterator[None]:
     gateway = app[keys.GATEWAY]
     gateway.add_handlers(socket_events.handlers())
     gateway.on_disconnected(socket_events.forget)
-    yield
+    try:
+        yield
+    finally:
+        await chat.close()

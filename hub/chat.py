@@ -1,12 +1,16 @@
 """Chat actions, shared by the socket events and their REST twins.
 
-Messages are written, committed, then fanned out (``Notifier``): a message is acknowledged
-only once stored, and a client that missed events fetches "after seq N". Outsiders of a
-conversation are answered ``not_found``, whether it exists or not.
+A message is stored (committed) first; then the sender gets its answer, and the fan-out to
+the participants' sockets (``Notifier``) runs in a task of its own, so a slow fan-out (the
+bus, a congested socket) never holds back the acknowledgement of a stored message. A
+client that missed events fetches "after seq N". Outsiders of a conversation are answered
+``not_found``, whether it exists or not.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -19,6 +23,8 @@ from hub.ids import new_id
 from hub.notify import Notifier
 from hub.store import chat as store
 from hub.store.chat import Conversation, Message
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 4000
 NO_BOUND = 2**62
@@ -72,6 +78,7 @@ class Chat:
         self._cache_size = cache_size
         self._participants: dict[str, tuple[str, str]] = {}
         self._typing: dict[tuple[str, str], float] = {}  # (user, conversation) -> forwarded at
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     async def post_message(
         self,
@@ -82,7 +89,8 @@ class Chat:
         *,
         skip_sid: str | None = None,
     ) -> Message:
-        """Store a message, then send it to the participants' sockets but ``skip_sid``.
+        """Store a message; once this returns it is committed, and it is on its way to every
+        socket of the participants but ``skip_sid`` (the sender's, which has the answer).
 
         A repeated ``client_msg_id`` of the same sender returns the stored message and
         stores and sends nothing.
@@ -99,10 +107,26 @@ class Chat:
                 return existing
         message, participants = stored
         self._remember(conversation_id, participants)
-        await self._notifier.chat_message(
-            events.chat_message(message), participants, sender_id, skip_sid
-        )
+        # Tasks start in creation order: one socket's messages fan out in the order sent.
+        task = asyncio.create_task(self._deliver(message, participants, skip_sid))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
         return message
+
+    async def _deliver(
+        self, message: Message, participants: tuple[str, str], skip_sid: str | None
+    ) -> None:
+        try:
+            await self._notifier.chat_message(
+                events.chat_message(message), participants, message.sender_id, skip_sid
+            )
+        except Exception:  # stored and acknowledged: a failed fan-out is caught up on join
+            log.exception("chat fan-out failed", extra={"message_id": message.id})
+
+    async def close(self) -> None:
+        """Let the fan-outs in flight finish (the node is stopping)."""
+        while self._deliveries:
+            await asyncio.gather(*self._deliveries)
 
     async def history(
         self,
