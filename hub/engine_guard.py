@@ -179,7 +179,10 @@ class GuardedEngineServer(HubEngineServer):
     def backlog_exceeded(self, socket: Any) -> bool:
         wire = getattr(socket, "wire", None)
         if wire is not None:
-            return bool(wire.transport.get_write_buffer_size() > self.max_backlog_bytes)
+            transport = wire.transport  # closing ones (retired wires included) take nothing
+            return not transport.is_closing() and bool(
+                transport.get_write_buffer_size() > self.max_backlog_bytes
+            )
         return bool(socket.queue.qsize() > self.max_backlog_packets)
 
     async def send_packet(self, sid: str, pkt: Any) -> None:
