@@ -28,6 +28,7 @@ from api.routes import ROUTES, add_routes
 from api.wire_chat import chat_feature
 from api.wire_jobs import jobs_feature
 from api.wire_realtime import realtime_feature
+from api.wire_tracking import tracking_feature
 from hub.auth import TokenCodec
 from hub.bus import MemoryBus
 from hub.gateway import Gateway
@@ -40,7 +41,12 @@ from hub.server import create_sio
 log = logging.getLogger(__name__)
 
 FeatureContext = Callable[[web.Application], AsyncIterator[None]]
-FEATURES: tuple[FeatureContext, ...] = (jobs_feature, realtime_feature, chat_feature)
+FEATURES: tuple[FeatureContext, ...] = (
+    jobs_feature,
+    realtime_feature,
+    chat_feature,
+    tracking_feature,
+)
 
 
 def _version() -> str:

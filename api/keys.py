@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -20,10 +21,14 @@ if TYPE_CHECKING:
     from hub.chat import Chat
     from hub.gateway import Gateway
     from hub.jobs import JobStatusService
+    from hub.live_state import LiveState
     from hub.matching import ContractorMatcher
     from hub.notify import Notifier
     from hub.presence import Presence
     from hub.ratelimit import RateLimiter
+    from hub.share import ShareLinks
+    from hub.tracking import Tracker
+    from hub.tracking_view import TrackView
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
@@ -43,3 +48,10 @@ JOBS: web.AppKey[Jobs] = web.AppKey("jobs")
 MATCHER: web.AppKey[ContractorMatcher] = web.AppKey("matcher")
 JOB_STATUS: web.AppKey[JobStatusService] = web.AppKey("job_status")
 CHAT: web.AppKey[Chat] = web.AppKey("chat")
+TRACKER: web.AppKey[Tracker] = web.AppKey("tracker")
+TRACK_VIEW: web.AppKey[TrackView] = web.AppKey("track_view")
+SHARE_LINKS: web.AppKey[ShareLinks] = web.AppKey("share_links")
+LIVE_STATE: web.AppKey[LiveState] = web.AppKey("live_state")
+# Live tracking's server clock (seconds since the epoch); unset means time.time. Tests set it
+# on the app before it starts, to move time for the noise filter and the live state.
+TRACKING_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("tracking_clock")

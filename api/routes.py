@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from api import schemas
-from api.handlers import auth, chat, contractors, jobs, ops, trades
+from api.handlers import auth, chat, contractors, jobs, ops, tracking, trades
 from hub.chat_payloads import MessageBody
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -202,6 +202,51 @@ ROUTES: list[Route] = [
         MessageBody,
         ok_status=201,
         errors=(400, 401, 404, 413),
+    ),
+    # Live tracking (issue 5).
+    Route(
+        "GET",
+        f"{V1}/jobs/{{id}}/track",
+        tracking.track,
+        "Where the job's contractor is: latest point, ETA, breadcrumb",
+        "tracking",
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{V1}/jobs/{{id}}/share",
+        tracking.create_share,
+        "Make a link anyone can open to watch the job live",
+        "tracking",
+        ok_status=201,
+        errors=(401, 403, 404, 409),
+    ),
+    Route(
+        "DELETE",
+        f"{V1}/jobs/{{id}}/share",
+        tracking.revoke_shares,
+        "Revoke every share link of the job (their viewers are disconnected)",
+        "tracking",
+        ok_status=204,
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "GET",
+        "/track/{token}",
+        tracking.page,
+        "The web tracking page of a share link (HTML)",
+        "tracking",
+        public=True,
+        errors=(404, 410),
+    ),
+    Route(
+        "GET",
+        "/track/static/{name}",
+        tracking.page_asset,
+        "Script, style sheet and Socket.IO client of the tracking page",
+        "tracking",
+        public=True,
+        errors=(404,),
     ),
 ]
 

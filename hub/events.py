@@ -40,6 +40,39 @@ def job_status(job_id: str, status: str, at: datetime) -> dict[str, Any]:
     return {"job_id": job_id, "status": status, "at": iso(at)}
 
 
+def job_location(
+    job_id: str,
+    contractor_id: str,
+    lat: float,
+    lng: float,
+    ts: float,
+    heading: float | None = None,
+    speed_mps: float | None = None,
+    accuracy_m: float | None = None,
+    eta_s: int | None = None,
+    distance_m: float | None = None,
+) -> dict[str, Any]:
+    """``job:location``; optional fields are left out rather than sent as null."""
+    out: dict[str, Any] = {
+        "job_id": job_id,
+        "contractor_id": contractor_id,
+        "lat": lat,
+        "lng": lng,
+        "ts": ts,
+    }
+    if heading is not None:
+        out["heading"] = heading
+    if speed_mps is not None:
+        out["speed_mps"] = speed_mps
+    if accuracy_m is not None:
+        out["accuracy_m"] = accuracy_m
+    if eta_s is not None:
+        out["eta_s"] = eta_s
+    if distance_m is not None:
+        out["distance_m"] = distance_m
+    return out
+
+
 def presence(user_id: str, online: bool) -> dict[str, Any]:
     return {"user_id": user_id, "online": online}
 

@@ -103,6 +103,11 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
                 raise ValueError(f"event {name} registered twice")
             self._handlers[name] = handler
 
+    def use_share_verifier(self, verifier: ShareVerifier) -> None:
+        """Accept ``auth: {share_token}`` connects, resolved by ``verifier`` (live tracking
+        plugs it in at start, after the database exists)."""
+        self._share_verifier = verifier
+
     def on_connected(self, hook: ConnectHook) -> None:
         self._connect_hooks.append(hook)
 

@@ -9,6 +9,7 @@ the job but not do the thing asked gets 403 ``forbidden``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -19,6 +20,9 @@ from hub.store import jobs as store
 from hub.store.jobs import Job
 
 log = logging.getLogger(__name__)
+
+StatusListener = Callable[[Job], Awaitable[None]]
+"""Called with the job after each committed status change (e.g. live tracking's caches)."""
 
 
 def party_of(job: Job, user_id: str | None, role: str) -> str | None:
@@ -72,6 +76,15 @@ class JobStatusService:
     def __init__(self, pool: asyncpg.Pool, notifier: Notifier) -> None:
         self._pool = pool
         self._notifier = notifier
+        self._listeners: list[StatusListener] = []
+
+    def add_listener(self, listener: StatusListener) -> None:
+        """Call ``listener(job)`` after every committed change, after ``job:status`` went out.
+
+        Listeners are awaited in turn before :meth:`transition` returns; one that raises is
+        logged and does not fail the change.
+        """
+        self._listeners.append(listener)
 
     async def transition(
         self,
@@ -123,4 +136,9 @@ class JobStatusService:
                 )
             job = await store.set_status(conn, job.id, new_status)
         await notify_status(self._notifier, job)
+        for listener in self._listeners:
+            try:
+                await listener(job)
+            except Exception:
+                log.exception("status listener failed", extra={"job_id": job.id})
         return job

@@ -16,6 +16,7 @@ import asyncpg
 import socketio
 
 from hub import events
+from hub.broadcast import RoomBroadcaster
 from hub.presence import Presence
 from hub.store import notifications
 
@@ -48,6 +49,7 @@ class Notifier:
         self._sio = sio
         self._presence = presence
         self._offline = offline
+        self._broadcaster: RoomBroadcaster | None = None  # made at first use
 
     async def emit_to_users(
         self,
@@ -89,6 +91,29 @@ class Notifier:
         rooms = [events.job_room(job_id)] + [events.user_room(u) for u in users]
         await self._sio.emit(events.JOB_STATUS, payload, room=rooms)
         await self.notify_offline(events.JOB_STATUS, payload, users)
+
+    def job_location(self, job_id: str, payload: dict[str, Any], room: str | None = None) -> int:
+        """``job:location`` to the job's watchers on this node, latest-wins per job.
+
+        Synchronous (the location hot path never awaits): the frame is encoded once and
+        written to each watcher by :class:`hub.broadcast.RoomBroadcaster`. Returns how many
+        watchers it was written or held for. ``room`` is ``events.job_room(job_id)``,
+        passed by callers that keep it.
+        """
+        broadcaster = self._broadcaster
+        if broadcaster is None:
+            broadcaster = self._broadcaster = RoomBroadcaster(self._sio)
+        return broadcaster.broadcast(
+            room or events.job_room(job_id), events.JOB_LOCATION, payload, key=job_id
+        )
+
+    async def job_location_all_nodes(self, job_id: str, payload: dict[str, Any]) -> None:
+        """``job:location`` to the job's watchers on every node (several nodes), through the
+        Socket.IO manager's latest-wins ``publish_latest`` (``hub.manager.BusManager``);
+        each node with watchers delivers it with :meth:`job_location`."""
+        await self._sio.manager.publish_latest(
+            events.job_room(job_id), events.JOB_LOCATION, payload, key=job_id
+        )
 
     async def chat_message(
         self,
