@@ -24,6 +24,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset query (UNLISTEN, RESET ALL, advisory unlock
+    ...): a round trip per release, 9 % of the hub's CPU on the chat path. asyncpg still
+    ends an open transaction. The project keeps no session state on pooled connections
+    (no SET, LISTEN or session advisory lock outlives its ``acquire``)."""
+
+
 async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     """A pool whose connections carry the project's codecs."""
     pool = await asyncpg.create_pool(
@@ -34,6 +41,7 @@ async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncp
         command_timeout=30,
         # Reconnect quickly after a database restart instead of serving dead connections.
         max_inactive_connection_lifetime=60,
+        reset=_keep_session,
     )
     if pool is None:  # only possible when not awaited; keeps the type exact
         raise RuntimeError("asyncpg.create_pool returned no pool")

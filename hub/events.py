@@ -23,8 +23,9 @@ AUTH_EXPIRED = "auth:expired"
 
 
 def iso(value: datetime) -> str:
-    """ISO 8601 UTC with milliseconds and a Z."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """ISO 8601 UTC with milliseconds and a Z (``value`` in UTC, as asyncpg returns it)."""
+    # isoformat is C code; strftime was 4 % of the hub's CPU on the chat path.
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def iso_epoch(seconds: float) -> str:
