@@ -14,6 +14,10 @@ Engine.IO (:class:`GuardedEngineServer`, a :class:`hub.engine.HubEngineServer`):
   session's queue to be drained by a poll that may never come (a vanished polling client,
   a session that only ever made its first GET), holding the caller (shutdown included)
   forever. Here it closes without waiting.
+* **Sessions that outlive their websocket.** When a peer vanishes, aiohttp cancels the
+  request task, so the engine's removal of the session after its websocket ends never
+  runs; the closed session stayed in ``sockets`` until a service-task sweep. It is removed
+  as soon as it is closed.
 * **Long-polls that outlive their session.** When a polling client sends CLOSE, its
   pending GET waits for the next ping (up to ``ping_interval``); here it is answered at once.
 * **Unbounded outgoing queues.** A socket whose peer stopped reading grows engineio's queue
@@ -213,9 +217,23 @@ class GuardedEngineServer(HubEngineServer):
         ret = await super()._trigger_event(event, *args, **kwargs)
         if event == "disconnect":
             socket = self.sockets.get(args[0])
-            if socket is not None and not socket.upgraded:
-                asyncio.get_running_loop().call_soon(_release_poll, socket)
+            if socket is not None:
+                asyncio.get_running_loop().call_soon(self._after_close, socket)
         return ret
+
+    def _after_close(self, socket: Any) -> None:
+        # Called once close() has queued what it sends.
+        if socket.upgraded:
+            # A websocket session has nothing left to deliver. Forget it now: when the peer
+            # vanishes, aiohttp cancels the request task and the engine's own removal after
+            # the session never runs (the service task would only find it a sweep later).
+            if socket.closed and self.sockets.get(socket.sid) is socket:
+                del self.sockets[socket.sid]
+        elif socket.queue.empty():
+            # Polling: nothing queued (the client sent CLOSE, or the session was aborted),
+            # so a long-poll GET still waiting would hang until the next ping; None ends it
+            # with an empty answer. A queued CLOSE is left for the client's last poll.
+            socket.queue.put_nowait(None)
 
     async def close_session(self, sid: str, reason: str | None = None) -> None:
         """Close one session without waiting for its queue to drain (CLOSE is still sent)."""
@@ -228,14 +246,6 @@ class GuardedEngineServer(HubEngineServer):
         for one in sids:
             await self.close_session(one)
             self.sockets.pop(one, None)
-
-
-def _release_poll(socket: Any) -> None:
-    # Called once close() has queued what it sends: if nothing is queued (the client sent
-    # CLOSE, or the session was aborted), a long-poll GET still waiting would hang until the
-    # next ping; None ends it with an empty answer.
-    if socket.queue.empty():
-        socket.queue.put_nowait(None)
 
 
 def _is_payload(raw: bytes) -> bool:

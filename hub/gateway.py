@@ -120,7 +120,9 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _refresh(self, identity: Identity, data: Any) -> dict[str, Any]:
         """``auth:refresh`` {token}: a fresh access token of the same user extends the socket."""
         claims = self._tokens.verify(convert(data, RefreshPayload).token, "access")
-        if identity.user_id is None or claims.sub != identity.user_id:
+        if identity.user_id is None:
+            raise Forbidden("a tracking-link socket cannot take an access token; reconnect")
+        if claims.sub != identity.user_id:
             raise Forbidden("the token belongs to another user")
         identity.role = claims.role
         identity.expires_at = claims.exp

@@ -3,6 +3,7 @@ transport limits (frame size, handshake timeout, stalled readers), credential ex
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -165,6 +166,44 @@ async def test_disconnected_socket_is_cleaned_up_at_once(client: Client) -> None
     await until(lambda: not sio_of(client).eio.sockets, "the engine.io session to go")
     presence = client.app[keys.PRESENCE]
     assert await presence.online_among([user["user"]["id"]]) == set()
+
+
+async def test_vanished_websocket_is_cleaned_up_at_once(client: Client) -> None:
+    user = await register(client)
+    raw = await RawSocket.open(port_of(client))
+    sid = await raw.connect(token_of(user))
+    assert sid in identities_of(client)
+    raw.writer.transport.abort()  # no close frame: the TCP connection just ends
+    await until(lambda: sid not in identities_of(client), "the identity to go")
+    await until(lambda: not sio_of(client).eio.sockets, "the engine.io session to go")
+
+
+async def test_polling_client_that_stops_polling_is_dropped(client: Client) -> None:
+    sio = sio_of(client)
+    sio.eio.max_backlog_packets = 20
+    pair = await conversation(client)
+    base = "/socket.io/?EIO=4&transport=polling"
+    resp = await client.get(base)
+    opening = await resp.text()
+    eio_sid = opening[opening.index('"sid":"') + 7 :].split('"')[0]
+    resp = await client.post(
+        f"{base}&sid={eio_sid}", data="40" + json.dumps({"token": token_of(pair.contractor)})
+    )
+    assert resp.status == 200
+    await resp.read()
+    resp = await client.get(f"{base}&sid={eio_sid}")
+    assert (await resp.text()).startswith("40{")  # connected; and now it never polls again
+    assert len(identities_of(client)) == 1
+    for i in range(40):
+        resp = await client.post(
+            f"/api/v1/conversations/{pair.conversation_id}/messages",
+            json={"body": f"m{i}", "client_msg_id": f"m{i}"},
+            headers=pair.customer["auth"],
+        )
+        assert resp.status == 201
+        await resp.read()
+    await until(lambda: not identities_of(client), "the stalled polling client to go")
+    assert sio.eio.sockets[eio_sid].queue.qsize() <= 1  # the backlog was freed (CLOSE left)
 
 
 async def test_client_that_never_connects_to_a_namespace_is_dropped(client: Client) -> None:
