@@ -27,7 +27,7 @@ from typing import Any
 
 import gevent
 import lt_support as lt
-from locust import FastHttpUser, between, constant_pacing, events, task
+from locust import FastHttpUser, between, constant, events, task
 from locust.exception import StopUser
 from route import Drive
 from sio_client import AckTimeout, ConnectRefused, SioClient, SocketClosed, socket_url
@@ -324,7 +324,10 @@ class ContractorUser(HubUser):
     """On the way to the assigned job, phone in the cradle: 1 Hz GPS."""
 
     fixed_count = 0  # set from --pairs at init
-    wait_time = constant_pacing(1.0)
+    # Paced by the task itself: locust's constant_pacing runs the first two tasks back
+    # to back, and two fixes 20 ms apart with GPS noise imply an impossible speed.
+    wait_time = constant(0)
+    fix_interval_s = 1.0
     reply_probability = 0.5
 
     def on_start(self) -> None:
@@ -359,7 +362,7 @@ class ContractorUser(HubUser):
             (start["lat"], start["lng"]), (site["lat"], site["lng"]), seed=self.job_id
         )
         self.track = self.registry.tracks.setdefault(self.job_id, lt.Track())
-        self.last_step = time.monotonic()
+        self.last_step = self.next_fix = time.monotonic()
         if not self.connect_socket():
             self._reconnect_soon(1.0)
 
@@ -404,16 +407,22 @@ class ContractorUser(HubUser):
 
     @task
     def drive_on(self) -> None:
-        self.maybe_refresh()
+        delay = self.next_fix - time.monotonic()
+        if delay > 0:
+            gevent.sleep(delay)
         mono = time.monotonic()
+        # Late (a busy generator) never means a burst: fixes stay at least 0.9 s apart.
+        self.next_fix = max(self.next_fix + self.fix_interval_s, mono + 0.9 * self.fix_interval_s)
+        self.maybe_refresh()
         fix = self.drive.step(min(mono - self.last_step, 5.0))
         self.last_step = mono
         sock = self.sock
         if sock is None or not sock.connected:
             return  # reconnecting; this fix is lost, like a phone without signal
         ts = lt.now_ms()
+        payload = fix.payload(ts)
         try:
-            ack, ms = sock.call("location:update", fix.payload(ts), lt.ACK_TIMEOUT_S)
+            ack, ms = sock.call("location:update", payload, lt.ACK_TIMEOUT_S)
         except AckTimeout as exc:
             lt.fire(self.environment, lt.LOCATION_ACK, lt.ACK_TIMEOUT_S * 1000, exc)
             return
@@ -422,6 +431,12 @@ class ContractorUser(HubUser):
         error = _ack_error(ack)
         if error is None and not ack.get("accepted", False):
             error = "accepted: false (filtered as noise)"
+            log.warning(
+                "point filtered as noise: job %s point %s previous accepted %s",
+                self.job_id,
+                payload,
+                self.track.accepted[-1] if self.track.accepted else None,
+            )
         if error is None:
             self.track.accepted.append((ts, time.monotonic()))
         lt.fire(self.environment, lt.LOCATION_ACK, ms, error)
