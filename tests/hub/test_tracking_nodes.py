@@ -1,0 +1,70 @@
+"""Tracking on two nodes joined by Redis: the contractor on one node, the watcher on the
+other, status changes and share-link revocations made through the other node's REST."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api import keys
+from hub.bus_redis import RedisBus
+from tests.api.jobs_support import set_status
+from tests.api.test_track_share import viewer
+from tests.hub.realtime_support import connected, identities_of, token_of, until
+from tests.hub.tracking_support import base_ts, tracked_job
+from tests.support.processes import private_redis
+
+pytestmark = pytest.mark.redis
+
+
+async def test_points_and_changes_cross_nodes(make_client: Any, tmp_path: Path) -> None:
+    with private_redis(tmp_path) as redis:
+        node_a = await make_client(redis_url=redis.url)
+        node_b = await make_client(redis_url=redis.url)
+        if not isinstance(node_a.app[keys.BUS], RedisBus):
+            pytest.skip("this app does not join nodes through Redis (api/app.py)")
+        t = await tracked_job(node_a, "assigned")
+        ts = base_ts()
+        async with (
+            connected(node_a, token_of(t.contractor)) as contractor,
+            connected(node_b, token_of(t.customer)) as watcher,
+        ):
+            assert (await watcher.call("job:watch", {"job_id": t.job_id}))["ok"] is True
+            # en_route through node b: node a's cache learns it over the bus
+            code, _ = await set_status(node_b, t.contractor, t.job_id, "en_route")
+            assert code == 200
+            sent = 0
+
+            async def send_until_watched() -> bool:
+                nonlocal sent
+                ack = await contractor.call("location:update", t.at(2000 - sent, ts + sent * 1000))
+                assert ack == {"ok": True, "accepted": True}, ack
+                sent += 1
+                return bool(watcher.got("job:location"))
+
+            await until_async(send_until_watched)
+            point = watcher.got("job:location")[-1]
+            assert point["job_id"] == t.job_id and point["eta_s"] > 0
+            assert 1900 < point["distance_m"] <= 2001
+
+            # a link made and revoked on node b ends its viewer on node a
+            resp = await node_b.post(f"/api/v1/jobs/{t.job_id}/share", headers=t.customer["auth"])
+            link = await resp.json()
+            async with viewer(node_a, link["token"]) as watching:
+                sid = watching.sid
+                assert (await watching.call("job:watch", {"job_id": t.job_id}))["ok"] is True
+                resp = await node_b.delete(
+                    f"/api/v1/jobs/{t.job_id}/share", headers=t.customer["auth"]
+                )
+                assert resp.status == 204
+                await until(lambda: sid not in identities_of(node_a), "the viewer to be dropped")
+
+
+async def until_async(check: Any, tries: int = 200) -> None:
+    """Repeat ``check()`` (it sends a point) until it is true; bounded."""
+    for _ in range(tries):
+        if await check():
+            return
+    raise AssertionError("the watcher on the other node never got a point")
