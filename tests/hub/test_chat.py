@@ -317,7 +317,7 @@ async def test_send_rate_is_limited_per_socket(client: Client) -> None:
         connected(client, token_of(pair.customer)) as other,
     ):
         acks = await asyncio.gather(
-            *(fast.call("chat:send", send(pair, f"f{i}", f"f{i}")) for i in range(30))
+            *(fast.call("chat:send", send(pair, f"f{i}", f"f{i}")) for i in range(40))
         )
         limited = [a for a in acks if not a["ok"]]
         assert limited and all(a["error"]["code"] == "rate_limited" for a in limited)

@@ -286,7 +286,7 @@ async def test_client_that_stops_reading_is_dropped_and_others_keep_receiving(
 async def test_expired_socket_is_told_and_dropped_unless_refreshed(
     make_client: MakeClient,
 ) -> None:
-    client = await make_client(jwt_access_expiry_s=2)
+    client = await make_client(jwt_access_expiry_s=4)
     user = await register(client)
     other = await register(client)
     tokens = client.app[keys.TOKENS]
