@@ -214,3 +214,22 @@ async def test_non_json_numbers_drop_only_the_sender(client: Client) -> None:
         assert ack["ok"] is True
     async with connected(client, token_of(t.contractor)) as again:
         assert (await update(again, t.at(50, base_ts())))["accepted"] is True
+
+
+async def test_the_live_position_goes_stale_after_5_minutes(
+    aiohttp_client: AiohttpClient, settings: Settings
+) -> None:
+    clock = Clock()
+    client = await client_with_clock(aiohttp_client, settings, clock)
+    t = await tracked_job(client)
+    live = client.app[keys.LIVE_STATE]
+    async with connected(client, token_of(t.contractor)) as sock:
+        assert (await update(sock, t.at(700, base_ts())))["accepted"] is True
+    lat, lng = north(*t.site, 700)
+    assert live.position(t.contractor_id) == (lat, lng)
+    clock.advance(299)
+    assert live.position(t.contractor_id) == (lat, lng)
+    clock.advance(1)
+    assert live.position(t.contractor_id) is None  # matching falls back to base or area
+    latest = live.latest(t.contractor_id)
+    assert latest is not None and latest.job_id == t.job_id  # still the filter's reference
