@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 import socketio
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from api import keys
 from api.accounts import Accounts, LoginLimits
@@ -31,9 +32,12 @@ from api.wire_realtime import realtime_feature
 from api.wire_tracking import tracking_feature
 from hub.auth import TokenCodec
 from hub.bus import MemoryBus
+from hub.bus_redis import RedisBus
 from hub.gateway import Gateway
+from hub.manager import BusManager
 from hub.notify import Notifier, RecordingSink
 from hub.presence import MemoryPresence, Presence
+from hub.presence_redis import RedisPresence
 from hub.ratelimit import MemoryRateLimiter
 from hub.ratelimit_redis import RedisRateLimiter
 from hub.server import create_sio
@@ -74,18 +78,31 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = metrics
     app[keys.TOKENS] = tokens
+    # Memory or Redis, decided once: the bus, presence and the Socket.IO manager on it.
+    bus: MemoryBus | RedisBus
+    presence: MemoryPresence | RedisPresence
     if settings.redis_url:
-        redis = Redis.from_url(
-            settings.redis_url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=5
-        )
+        redis = _redis_client(settings.redis_url, settings.redis_cluster)
         app[keys.REDIS] = redis
         app[keys.LIMITER] = RedisRateLimiter(redis)
         app.cleanup_ctx.append(_close_redis(redis))
+        bus = RedisBus(redis, on_degraded=lambda down: metrics.fanout_degraded.set(int(down)))
+        manager = BusManager(bus)
+        presence = RedisPresence(redis, node_id=manager.node_id)
     else:
         app[keys.LIMITER] = MemoryRateLimiter()
+        bus = MemoryBus()
+        manager = BusManager(bus)
+        presence = MemoryPresence()
+    app.cleanup_ctx.append(_fanout(bus, presence, manager))
+    metrics.gauge(
+        "tradeshub_fanout_channels",
+        "Bus channels this node subscribes to (its rooms with local members, and its own).",
+        lambda: len(bus.channels()),
+    )
     app[keys.OPENAPI] = build_openapi(ROUTES, _version())
 
-    sio = create_sio(None, settings.cors_origins, settings.socket_max_frame_bytes)
+    sio = create_sio(manager, settings.cors_origins, settings.socket_max_frame_bytes)
     gateway = Gateway(
         tokens,
         settings.cors_origins,
@@ -101,8 +118,6 @@ def create_app(settings: Settings) -> web.Application:
     )
 
     add_routes(app, ROUTES)
-    presence = MemoryPresence()
-    bus = MemoryBus()
     app[keys.BUS] = bus
     app[keys.GATEWAY] = gateway
     app[keys.SIO] = sio
@@ -112,11 +127,12 @@ def create_app(settings: Settings) -> web.Application:
     # handlers, and owns its background tasks. They start in this order, stop in reverse.
     for feature in FEATURES:
         app.cleanup_ctx.append(feature)
-    app.cleanup_ctx.append(_close_bus(bus))
 
     async def close_sockets(app: web.Application) -> None:
         # Tell every socket why it goes away, then close them before the pools close.
-        await sio.emit("server:closing", {"reason": "server shutting down, reconnect"})
+        await sio.emit(  # this node's sockets only (not through the bus)
+            "server:closing", {"reason": "server shutting down, reconnect"}, ignore_queue=True
+        )
         # engine.io's shutdown() only stops its service task; close each socket ourselves so
         # clients reconnect at once (to another node) instead of timing out.
         log.info("shutdown: closing sockets", extra={"sockets": len(sio.eio.sockets)})
@@ -131,15 +147,44 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _close_bus(bus: MemoryBus):  # type: ignore[no-untyped-def]
+def _redis_client(url: str, cluster: bool) -> Redis | RedisCluster:
+    if cluster:  # REDIS_CLUSTER=true: the URL names any node; slots are discovered
+        return RedisCluster.from_url(
+            url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=5
+        )
+    return Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=5)
+
+
+def _fanout(  # type: ignore[no-untyped-def]
+    bus: MemoryBus | RedisBus, presence: MemoryPresence | RedisPresence, manager: BusManager
+):
+    """Started before the database and the features (which subscribe), stopped after them."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
+        if isinstance(bus, RedisBus):
+            await bus.start()  # returns at once; an unreachable Redis shows as degraded
+        if isinstance(presence, RedisPresence):
+            await presence.start()
+        await manager.start()
+        log.info(
+            "fan-out: "
+            + (
+                "Redis pub/sub, one channel per room; presence in Redis"
+                if isinstance(bus, RedisBus)
+                else "in-process bus and presence (single node)"
+            ),
+            extra={"node_id": manager.node_id},
+        )
         yield
+        await manager.close()
+        if isinstance(presence, RedisPresence):
+            await presence.close()
         await bus.close()
 
     return ctx
 
 
-def _close_redis(redis: Redis):  # type: ignore[no-untyped-def]
+def _close_redis(redis: Redis | RedisCluster):  # type: ignore[no-untyped-def]
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         await redis.aclose()

@@ -72,6 +72,7 @@ class Settings:
     port: int = 8080
     database_url: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
+    redis_cluster: bool = False
     jwt_secret: str = field(default="dev-insecure-secret-change-me-0123456789", repr=False)
     jwt_access_expiry_s: float = 15 * 60
     jwt_refresh_expiry_s: float = 7 * 86400
@@ -152,6 +153,7 @@ class Settings:
             port=_int(env, "PORT", 8080, 0, 65535),
             database_url=database_url,
             redis_url=env.get("REDIS_URL") or _redis_url(env),
+            redis_cluster=_bool(env, "REDIS_CLUSTER", False),
             jwt_secret=jwt_secret,
             jwt_access_expiry_s=parse_duration(
                 "JWT_ACCESS_EXPIRY", env.get("JWT_ACCESS_EXPIRY", "15m")

@@ -8,9 +8,11 @@ them back at the next renewal. Every command touches one key, so it works on Red
 times come from the Redis server, so node clocks do not matter. All nodes must use the same
 ``ttl_s`` (a write sets the hash's expiry to its own lease).
 
-While Redis is unreachable, ``connect`` and ``disconnect`` log, keep this node's record and
-return False (no online/offline transition is announced); ``online_among`` raises the Redis
-error, for the caller to decide.
+While Redis is unreachable, nothing raises: ``connect`` and ``disconnect`` log, keep this
+node's record and return False (no online/offline transition is announced), and
+``online_among`` answers from this node's own sockets (a user connected elsewhere then counts
+as offline, so the offline path may notify someone who is online: a duplicate push rather
+than a missing one).
 """
 
 from __future__ import annotations
@@ -125,12 +127,19 @@ class RedisPresence:
         users = list(dict.fromkeys(user_ids))
         if not users:
             return set()
-        seconds, micros = await self._redis.time()
+        try:
+            seconds, micros = await self._redis.time()
+            pipe = self._redis.pipeline(transaction=False)
+            for user in users:
+                pipe.hvals(self._key(user))
+            results = await pipe.execute()
+        except RedisError as exc:
+            log.warning(
+                "presence from this node only: Redis unreachable", extra={"error": repr(exc)}
+            )
+            here = set(self._local.values())
+            return {user for user in users if user in here}
         now = seconds * 1000 + micros // 1000
-        pipe = self._redis.pipeline(transaction=False)
-        for user in users:
-            pipe.hvals(self._key(user))
-        results = await pipe.execute()
         return {
             user
             for user, leases in zip(users, results, strict=True)
