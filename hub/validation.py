@@ -34,7 +34,8 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError) -> Vali
     else:
         field = "body"
         message = text
-    if isinstance(exc, msgspec.DecodeError):
+    # ValidationError subclasses DecodeError: only a real decode failure is malformed JSON.
+    if not isinstance(exc, msgspec.ValidationError):
         message = f"malformed JSON: {message}"
     return ValidationFailed(f"{field}: {message}", {"fields": {field: message}})
 

@@ -55,6 +55,17 @@ else
   PYTEST_ARGS+=(-m "not redis")
 fi
 
+say "headless Chromium for the browser test"
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "installing Debian's chromium (once)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if command -v chromium >/dev/null; then
+  chromium --version 2>/dev/null | head -n1
+else
+  echo "SKIPPED: no chromium (apt-get install -y chromium): the tracking page browser test will skip"
+fi
+
 say "lint (ruff)"
 .venv/bin/ruff check .
 

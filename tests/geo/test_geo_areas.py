@@ -368,7 +368,8 @@ def test_circle_contains_its_centre(lat: float, lng: float, radius_km: float) ->
     lng=st.floats(min_value=-180, max_value=180),
     radius_km=st.floats(min_value=0.5, max_value=200.0),
     azimuth=st.floats(min_value=0, max_value=360),
-    fraction=st.floats(min_value=0.0, max_value=1.0),
+    # Strictly inside: a point exactly on the edge is decided by float rounding either way.
+    fraction=st.floats(min_value=0.0, max_value=0.999),
 )
 def test_circle_bboxes_contain_the_circle(
     lat: float, lng: float, radius_km: float, azimuth: float, fraction: float
