@@ -34,7 +34,7 @@ from hub.auth import TokenCodec
 from hub.bus import MemoryBus
 from hub.bus_redis import RedisBus
 from hub.gateway import Gateway
-from hub.manager import BusManager
+from hub.manager import BusManager, new_node_id
 from hub.notify import Notifier, RecordingSink
 from hub.presence import MemoryPresence, Presence
 from hub.presence_redis import RedisPresence
@@ -81,19 +81,23 @@ def create_app(settings: Settings) -> web.Application:
     # Memory or Redis, decided once: the bus, presence and the Socket.IO manager on it.
     bus: MemoryBus | RedisBus
     presence: MemoryPresence | RedisPresence
+    node_id = new_node_id()  # in sids, bus channels, presence entries, Redis client names
     if settings.redis_url:
         redis = _redis_client(settings.redis_url, settings.redis_cluster)
         app[keys.REDIS] = redis
         app[keys.LIMITER] = RedisRateLimiter(redis)
         app.cleanup_ctx.append(_close_redis(redis))
-        bus = RedisBus(redis, on_degraded=lambda down: metrics.fanout_degraded.set(int(down)))
-        manager = BusManager(bus)
-        presence = RedisPresence(redis, node_id=manager.node_id)
+        bus = RedisBus(
+            redis,
+            on_degraded=lambda down: metrics.fanout_degraded.set(int(down)),
+            name=f"tradeshub-{node_id}",
+        )
+        presence = RedisPresence(redis, node_id=node_id)
     else:
         app[keys.LIMITER] = MemoryRateLimiter()
         bus = MemoryBus()
-        manager = BusManager(bus)
         presence = MemoryPresence()
+    manager = BusManager(bus, node_id=node_id)
     app.cleanup_ctx.append(_fanout(bus, presence, manager))
     metrics.gauge(
         "tradeshub_fanout_channels",

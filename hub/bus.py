@@ -4,8 +4,9 @@ Contract, for ``MemoryBus`` and ``hub.bus_redis.RedisBus`` alike:
 - at-most-once: a message published while a node is disconnected from the bus is lost
   for that node (clients recover state over REST or from acks, never from the bus);
   ``publish`` never raises because the bus is down, it drops and counts;
-- per-channel order: messages of one channel from one publisher arrive in the order they
-  were published;
+- per-channel order: messages of one channel from one node arrive everywhere in the order
+  ``publish`` was called, even by concurrent tasks (``publish`` orders the message before
+  it first suspends, and it does not wait for the network);
 - the publisher's own node also receives what it publishes (one code path for local and
   remote delivery), even while the bus is down;
 - ``subscribe`` returns once the subscription is active: a message published (anywhere)

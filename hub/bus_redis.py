@@ -61,6 +61,7 @@ class RedisBus:
         backoff_s: first and largest delay between reconnection attempts.
         ping_interval_s: idle links PING this often; no reply in 2.5 intervals is a loss.
         confirm_timeout_s: how long ``subscribe`` waits for the server's confirmation.
+        name: client name of the pub/sub connections (``CLIENT LIST``), suffixed by link.
     """
 
     def __init__(
@@ -74,6 +75,7 @@ class RedisBus:
         backoff_s: tuple[float, float] = (0.05, 5.0),
         ping_interval_s: float = 5.0,
         confirm_timeout_s: float = 2.0,
+        name: str | None = None,
     ) -> None:
         self._redis = redis
         self._cluster = isinstance(redis, RedisCluster)
@@ -85,6 +87,7 @@ class RedisBus:
         self.backoff_s = backoff_s
         self.ping_interval_s = ping_interval_s
         self.confirm_timeout_s = confirm_timeout_s
+        self._name = name
         self._links: dict[str, _Link] = {}
         self._route: dict[str, str] = {}  # channel -> link name
         self._ready: dict[str, asyncio.Future[None]] = {}  # channel -> first subscribe done
@@ -94,6 +97,12 @@ class RedisBus:
         self.received = 0  # data messages read from Redis, echoes included
         self.echoes = 0  # of which this node's own
         self.publish_dropped = 0
+        self._outbox: deque[tuple[str, bytes]] = deque()  # (channel, data) waiting for Redis
+        self._outbox_bound = queue_bound * 10
+        self._outbox_kick = asyncio.Event()
+        self._flushed = asyncio.Event()  # nothing queued nor in flight
+        self._flushed.set()
+        self._writer: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -114,20 +123,50 @@ class RedisBus:
         self._main()
 
     async def publish(self, channel: str, message: bytes) -> None:
+        """Deliver here at once and queue for Redis; never waits on the network.
+
+        The order of ``publish`` calls is the order on the wire (one writer task sends the
+        queue in pipelined batches), so concurrent publishers cannot overtake each other.
+        """
         self._local.deliver(channel, message)
         if self._closed:
             return
         main = self._main()
         if main.tried and not main.up:
-            self.publish_dropped += 1  # at-most-once: do not wait on a Redis known down
+            self.publish_dropped += 1  # at-most-once: nothing waits on a Redis known down
             return
-        data = self.node_id + message
+        if len(self._outbox) >= self._outbox_bound:
+            self._outbox.popleft()
+            self.publish_dropped += 1
+        self._outbox.append((self.prefix + channel, self.node_id + message))
+        self._outbox_kick.set()
+        self._flushed.clear()
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_forever(), name="redis-bus-publish"
+            )
+
+    async def _write_forever(self) -> None:
+        while True:
+            _raise_if_cancelled()
+            await self._outbox_kick.wait()
+            self._outbox_kick.clear()
+            while self._outbox:
+                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 512))]
+                await self._send(batch)
+            self._flushed.set()
+
+    async def _send(self, batch: list[tuple[str, bytes]]) -> None:
         for attempt in (1, 2):
             try:
-                if await self._mode():
-                    await self._redis.spublish(self.prefix + channel, data)
-                else:
-                    await self._redis.publish(self.prefix + channel, data)
+                sharded = await self._mode()
+                pipe = self._redis.pipeline(transaction=False)
+                for channel, data in batch:
+                    if sharded:
+                        pipe.spublish(channel, data)
+                    else:
+                        pipe.publish(channel, data)
+                await pipe.execute()
                 return
             except asyncio.CancelledError:
                 raise
@@ -136,12 +175,11 @@ class RedisBus:
                 # the retry gets a fresh one.
                 if attempt == 1 and isinstance(exc, (ConnectionError, RedisConnectionError)):
                     continue
-                self.publish_dropped += 1
+                self.publish_dropped += len(batch)
                 log.warning(
                     "bus publish dropped",
-                    extra={"channel": channel, "error": f"{type(exc).__name__}: {exc}"},
+                    extra={"messages": len(batch), "error": f"{type(exc).__name__}: {exc}"},
                 )
-                return
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> LocalSubscription:
         sub = self._local.add(channel, handler, self._detach)
@@ -167,6 +205,14 @@ class RedisBus:
     async def close(self) -> None:
         self._closed = True
         await self._local.close_all()
+        if self._writer is not None:
+            if not self._flushed.is_set() and self._main().up:  # let the last ones go out
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.confirm_timeout_s):
+                        await self._flushed.wait()
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
         if self._reroute_task is not None:
             self._reroute_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -227,7 +273,7 @@ class RedisBus:
             link.start()
         return link
 
-    def _connection(self, connection_class: Any, kwargs: dict[str, Any]) -> Any:
+    def _connection(self, connection_class: Any, kwargs: dict[str, Any], link: str) -> Any:
         # A dedicated connection that never retries or reconnects by itself: the link
         # owns reconnection, so it knows when subscriptions were lost.
         # RESP2 keeps pub/sub replies plain arrays; maintenance notifications need RESP3.
@@ -239,22 +285,23 @@ class RedisBus:
                 "health_check_interval": 0,
                 "protocol": 2,
                 "decode_responses": False,
+                "client_name": f"{self._name}:{link}" if self._name else kwargs.get("client_name"),
             }
         )
 
     def _connection_to_main(self) -> Any:
         if not self._cluster:
             pool = self._redis.connection_pool
-            return self._connection(pool.connection_class, pool.connection_kwargs)
+            return self._connection(pool.connection_class, pool.connection_kwargs, MAIN)
         nodes = self._redis.get_nodes() or list(self._redis.nodes_manager.startup_nodes.values())
         node = random.choice(nodes)
-        return self._connection(node.connection_class, node.connection_kwargs)
+        return self._connection(node.connection_class, node.connection_kwargs, MAIN)
 
     def _connection_to_node(self, name: str) -> Any:
         node = self._redis.get_node(node_name=name)
         if node is None:
             raise ConnectionError(f"cluster node {name} is gone")
-        return self._connection(node.connection_class, node.connection_kwargs)
+        return self._connection(node.connection_class, node.connection_kwargs, name)
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
         self.received += 1

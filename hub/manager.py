@@ -54,6 +54,11 @@ _NODE_LEN = 8
 _SEEN_BOUND = 4096  # multi-room message ids remembered for once-per-socket delivery
 
 
+def new_node_id() -> str:
+    """8 random lowercase letters and digits: a node's name in sids and channels."""
+    return base64.b32encode(secrets.token_bytes(5)).decode().lower()
+
+
 @dataclass
 class _RoomLock:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -72,7 +77,7 @@ class BusManager(socketio.AsyncManager):  # type: ignore[misc]
     def __init__(self, bus: Bus, channel_prefix: str = "sio:", node_id: str | None = None):
         super().__init__()
         self._bus = bus
-        self.node_id = node_id or base64.b32encode(secrets.token_bytes(5)).decode().lower()
+        self.node_id = node_id or new_node_id()
         if len(self.node_id) != _NODE_LEN or not self.node_id.isalnum():
             raise ValueError("node_id must be 8 letters or digits")
         self._prefix = channel_prefix

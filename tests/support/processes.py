@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,3 +82,135 @@ def private_redis(workdir: Path) -> Iterator[RedisProcess]:
         yield server
     finally:
         server.stop()
+
+
+class HubProcess:
+    """``python -m api serve`` on its own port, logging to a file; killed by PID."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.env = env
+        self.log_path = workdir / f"hub-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start without waiting (see :meth:`wait`), so several nodes start in parallel."""
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api", "serve", "--port", str(self.port)],
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=log,
+            )
+
+    def wait(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"hub on {self.port} exited:\n{self.log()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"hub on {self.port} did not start:\n{self.log()[-3000:]}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.alive():
+            assert self.proc is not None
+            os.kill(self.proc.pid, sig)
+            self.proc.wait(15)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class PostgresProcess:
+    """A PostgreSQL cluster of the test's own (pgserver's bundled binaries) on its own port.
+
+    Like pgserver, it runs as the unprivileged ``pgserver`` user when the tests run as root.
+    :meth:`crash` kills the postmaster by PID (an immediate shutdown); :meth:`start` brings the
+    same cluster back on the same port.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.pgdata = workdir / "pgdata"
+        self.user: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / tool), "-D", str(self.pgdata), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=self.user,
+            timeout=60,
+        )
+
+    def init(self) -> None:
+        self.pgdata.mkdir(parents=True)
+        if os.geteuid() == 0:
+            import pwd
+
+            from pgserver._commands import POSTGRES_BIN_PATH
+            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+            self.user = "pgserver"
+            ensure_user_exists(self.user)
+            ensure_prefix_permissions(self.pgdata)
+            ensure_prefix_permissions(POSTGRES_BIN_PATH)
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+        self._run("initdb", "--auth=trust", "--encoding=utf8", "-U", "postgres")
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c fsync=off"
+        self._run("pg_ctl", "-w", "-o", options, "-l", str(self.pgdata / "log"), "start")
+
+    def pid(self) -> int | None:
+        pidfile = self.pgdata / "postmaster.pid"
+        if not pidfile.exists():
+            return None
+        return int(pidfile.read_text().split()[0])
+
+    def crash(self) -> None:
+        """SIGQUIT to the postmaster: every connection drops at once; wait for it to exit."""
+        pid = self.pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)  # fast shutdown
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return
+                time.sleep(0.05)
