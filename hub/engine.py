@@ -9,12 +9,16 @@ core that caps a Socket.IO fan-out at ~25k deliveries/s and ~30 KB per idle conn
 (:class:`HubEngineServer`, :class:`HubSocket`) instead:
 
 * gives every websocket session a :class:`Wire`: packets are encoded and written straight to
-  the connection's transport as complete websocket frames (no queue, no writer task);
+  the connection's transport as complete websocket frames (no writer task; the queue is
+  dropped once the Wire exists);
 * reads frames in the request handler's own task, with no Task or timeout per frame (dead
   peers are found by the Engine.IO ping/pong, which closes the session);
-* pings with one ``call_later`` timer per socket instead of a sleeping Task;
+* pings every session from one shared timer (:class:`PingWheel`) instead of a Task each;
 * disables permessage-deflate, so a frame is the same bytes for every recipient and a
-  compressor (~256 KB of zlib state) is never allocated per connection.
+  compressor (~256 KB of zlib state) is never allocated per connection;
+* keeps nothing alive per idle session that it does not need (no last message, no OPEN
+  packet, shared environ keys): ~16.5 MB per 1,000 idle websockets instead of ~30 MB, about
+  14 of which are aiohttp's own request/response/reader objects.
 
 Long-polling sessions keep python-engineio's queue; a polling session that upgrades to
 websocket gets its Wire once the upgrade completes, after its queued packets.
@@ -34,15 +38,18 @@ Versions: written against python-engineio 4.15 / python-socketio 5.18 internals
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
+import math
 import struct
+import sys
 import time
 from typing import Any
 
 import engineio
 import socketio
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
@@ -75,6 +82,17 @@ PING_FRAME = ws_frame(b"2")
 CLOSE_FRAME = ws_frame(b"1")
 
 
+class _RetiredTransport(asyncio.Transport):
+    """Put in place of a closing websocket's transport: the Wire's own closed check then
+    refuses writes, at no cost on the per-delivery path."""
+
+    def is_closing(self) -> bool:
+        return True
+
+
+RETIRED = _RetiredTransport()
+
+
 class Wire:
     """Writes whole websocket frames directly to one connection's transport.
 
@@ -95,6 +113,11 @@ class Wire:
         self.monitor = monitor
         self.latest: dict[str, bytes] | None = None  # key -> newest held frame
         self.since: float | None = None  # loop time congestion was first seen
+
+    def retire(self) -> None:
+        """Stop writing: the websocket is closing (no data frame may follow a close frame)."""
+        self.transport = RETIRED
+        self.latest = None
 
     def send(self, frame: bytes) -> bool:
         """Write ``frame`` now (never dropped). False if the connection is gone."""
@@ -183,27 +206,47 @@ class WireMonitor:
             self._timer = loop.call_later(self.interval, self._tick)
 
 
+class _NoQueue:
+    """Stands in for the ``asyncio.Queue`` of a websocket session once its Wire exists.
+
+    The queue (four deques, ~3 KB) would sit empty for the rest of the session: every send
+    goes through the Wire. Anything that still tried to queue would be a bug, so it raises.
+    """
+
+    def put_nowait(self, item: Any) -> None:
+        raise RuntimeError("websocket sessions send through their Wire, not a queue")
+
+    async def put(self, item: Any) -> None:
+        self.put_nowait(item)
+
+    def get_nowait(self) -> Any:
+        raise asyncio.QueueEmpty
+
+    async def join(self) -> None:
+        return None
+
+
+NO_QUEUE = _NoQueue()
+
+
 class DirectWebSocket:
-    """engineio's aiohttp websocket driver, plus the raw transport and no compression."""
+    """engineio's aiohttp websocket driver, without compression and exposing the response.
+
+    Used for polling sessions that upgrade (engineio calls ``driver(handler, server)`` then
+    ``await driver(environ)``); sessions that open directly on websocket skip it.
+    """
 
     def __init__(self, handler: Any, server: Any) -> None:
         self.handler = handler
         self.server = server
         self.sock: web.WebSocketResponse | None = None
-        self.transport: asyncio.Transport | None = None
+        self.environ: dict[str, Any] = {}
 
     async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
-        request: web.Request = environ["aiohttp.request"]
-        sock = web.WebSocketResponse(compress=False, max_msg_size=self.server.max_http_buffer_size)
-        await sock.prepare(request)
-        self.sock = sock
-        self.transport = request.transport
+        self.sock = await prepare_websocket(environ, self.server.max_http_buffer_size)
+        self.environ = environ
         await self.handler(self)
-        return sock
-
-    async def close(self) -> None:
-        assert self.sock is not None
-        await self.sock.close()
+        return self.sock
 
     async def send(self, message: str | bytes) -> None:
         assert self.sock is not None
@@ -220,12 +263,69 @@ class DirectWebSocket:
         return msg.data
 
 
+async def prepare_websocket(environ: dict[str, Any], max_msg_size: int) -> web.WebSocketResponse:
+    """Accept the websocket handshake of the request in ``environ``.
+
+    ``compress=False``: no permessage-deflate, so every frame is written whole and
+    synchronously by everyone (see the module docstring) and no zlib state is allocated.
+    """
+    sock = web.WebSocketResponse(compress=False, max_msg_size=max_msg_size)
+    await sock.prepare(environ["aiohttp.request"])
+    return sock
+
+
+class PingWheel:
+    """Sends Engine.IO pings for all sessions from one timer (not a Task or timer each).
+
+    A session due in ``ping_interval`` seconds goes into the list of the tick it falls in;
+    each tick pings the sessions of its list that are still open. Pings go out at most one
+    ``resolution`` late, well inside the client's ``pingInterval + pingTimeout`` allowance.
+    """
+
+    def __init__(self, interval: float, resolution: float = 0.5) -> None:
+        self.interval = interval
+        self.resolution = resolution
+        self._due: dict[int, list[HubSocket]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, sock: HubSocket) -> None:
+        loop = asyncio.get_running_loop()
+        tick = math.ceil((loop.time() + self.interval) / self.resolution)
+        bucket = self._due.get(tick)
+        if bucket is None:
+            bucket = self._due[tick] = []
+        bucket.append(sock)
+        if self._timer is None:
+            self._timer = loop.call_at(tick * self.resolution, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        # half a tick of slack: a timer firing a hair early must not find nothing due
+        now_tick = loop.time() / self.resolution + 0.5
+        for tick in [t for t in self._due if t <= now_tick]:
+            for sock in self._due.pop(tick):
+                sock.ping_now()
+        if self._due:
+            self._timer = loop.call_at(min(self._due) * self.resolution, self._fire)
+
+
 class HubSocket(AsyncSocket):  # type: ignore[misc]
     """An Engine.IO session: a :class:`Wire` once on websocket, engineio's queue before."""
 
+    # set by engineio's BaseSocket.__init__ (declared for the type checker)
+    server: Any
+    sid: str
+    queue: Any
+    last_ping: float | None
+    connected: bool
+    upgrading: bool
+    upgraded: bool
+    closing: bool
+    closed: bool
+
     wire: Wire | None = None
-    _ws: DirectWebSocket | None = None
-    _ping_timer: asyncio.TimerHandle | None = None
+    _sock: web.WebSocketResponse | None = None
     # polling only: key -> the queued, not yet polled packet holding that key's newest data
     _latest_queued: dict[str, Any] | None = None
 
@@ -269,14 +369,13 @@ class HubSocket(AsyncSocket):  # type: ignore[misc]
     # ------------------------------------------------------------------ ping
     def schedule_ping(self) -> None:
         # Same protocol as engineio (ping ping_interval after the last pong; last_ping is the
-        # marker the service task checks against ping_timeout), but a timer instead of a Task.
+        # marker the service task checks against ping_timeout), but no Task per ping.
         if self.last_ping:
             self.last_ping = None
-            loop = asyncio.get_running_loop()
-            self._ping_timer = loop.call_later(self.server.ping_interval, self._ping)
+            self.server.ping_wheel.add(self)
 
-    def _ping(self) -> None:
-        self._ping_timer = None
+    def ping_now(self) -> None:
+        """Send a PING now (called by the :class:`PingWheel`)."""
         if self.closing or self.closed:
             return
         self.last_ping = time.time()
@@ -289,9 +388,6 @@ class HubSocket(AsyncSocket):  # type: ignore[misc]
     async def close(
         self, wait: bool = True, abort: bool = False, reason: str | None = None
     ) -> None:
-        if self._ping_timer is not None:
-            self._ping_timer.cancel()
-            self._ping_timer = None
         wire = self.wire
         if wire is None:
             await super().close(wait=wait, abort=abort, reason=reason)
@@ -300,76 +396,59 @@ class HubSocket(AsyncSocket):  # type: ignore[misc]
             return
         self.closing = True
         await self.server._trigger_event(
-            "disconnect", self.sid, reason or self.server.reason.SERVER_DISCONNECT,
+            "disconnect",
+            self.sid,
+            reason or self.server.reason.SERVER_DISCONNECT,
             run_async=False,
         )
         self.closed = True
-        if not abort:
+        if not abort and self._sock is not None:
             # Closed by the server (disconnect(), ping timeout): tell the client, then end the
             # websocket, which also wakes the reader loop blocked in receive().
             wire.send(CLOSE_FRAME)
-            if self._ws is not None and self._ws.sock is not None:
-                self.server.keep_task(asyncio.ensure_future(self._ws.sock.close()))
+            wire.retire()
+            self.server.keep_task(asyncio.ensure_future(self._sock.close()))
+        else:
+            wire.retire()
 
     # ------------------------------------------------------------------ websocket session
-    async def _websocket_handler(self, ws: DirectWebSocket) -> None:
-        if self.connected:
-            if not await self._upgrade(ws):
-                return
-        else:
+    async def serve_websocket(
+        self, environ: dict[str, Any], upgraded: DirectWebSocket | None = None
+    ) -> web.WebSocketResponse:
+        """Run the websocket session until the websocket or the session ends.
+
+        ``upgraded``: the already accepted websocket of a polling session that upgraded;
+        otherwise the session was opened directly on websocket and is accepted here.
+        """
+        if upgraded is None:
+            sock = await prepare_websocket(environ, self.server.max_http_buffer_size)
             self.connected = True
             self.upgraded = True
-        assert ws.sock is not None and ws.transport is not None
-        wire = Wire(ws.transport, self.server.wire_monitor)
-        # Packets queued before the websocket existed (OPEN, CONNECT reply, or everything a
-        # polling session had pending) go first, in order.
-        while True:
-            try:
-                pkt = self.queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            self.queue.task_done()
-            if pkt is not None:
-                wire.send(eio_frame(pkt))
-        self._latest_queued = None
-        self._ws = ws
-        self.wire = wire
-
-        sock = ws.sock
-        on_message = self.server.handlers.get("message")
+        else:
+            assert upgraded.sock is not None
+            sock = upgraded.sock
+        transport = environ["aiohttp.request"].transport
+        if transport is None:  # the peer went away during the handshake
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+            return sock
+        self._attach(sock, transport)
         try:
-            while not self.closed:
-                msg = await sock.receive()
-                if msg.type is WSMsgType.TEXT:
-                    data = msg.data
-                    if data[:1] == "4":  # MESSAGE: the hot path, straight to Socket.IO
-                        payload: str | bytes = data[1:]
-                    else:
-                        await self._receive_other(data)
-                        continue
-                elif msg.type is WSMsgType.BINARY:
-                    payload = msg.data
-                else:  # CLOSE, CLOSING, CLOSED, ERROR
-                    break
-                if on_message is not None:
-                    try:
-                        ret = on_message(self.sid, payload)
-                        if inspect.isawaitable(ret):
-                            await ret
-                    except Exception:
-                        log.exception("message handler error")
+            # No local keeps the last message or handler coroutine alive while waiting: an
+            # idle connection's footprint is what the protocol needs, not its last frame.
+            while not self.closed and await self._dispatch(await sock.receive()):
+                pass
         finally:
             await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+        return sock
 
-    async def _receive_other(self, data: str) -> None:
-        try:
-            await self.receive(eio_packet.Packet(encoded_packet=data))
-        except (eio_exceptions.UnknownPacketError, ValueError, IndexError):
-            pass
+    async def _websocket_handler(self, ws: DirectWebSocket) -> None:
+        """engineio's hook for a polling session upgrading to websocket."""
+        if await self._upgrade(ws):
+            await self.serve_websocket(ws.environ, upgraded=ws)
 
     async def _upgrade(self, ws: DirectWebSocket) -> bool:
         """The polling-to-websocket probe (same protocol steps as engineio's)."""
-        self.upgrading = True  # engineio holds polling GETs with NOOP while this is set
+        self.upgrading = True  # engineio answers polling GETs with NOOP while this is set
         try:
             pkt = eio_packet.Packet(encoded_packet=await ws.wait())
             if pkt.packet_type != eio_packet.PING or pkt.data != "probe":
@@ -386,6 +465,52 @@ class HubSocket(AsyncSocket):  # type: ignore[misc]
         finally:
             self.upgrading = False
 
+    def _attach(self, sock: web.WebSocketResponse, transport: asyncio.Transport) -> None:
+        wire = Wire(transport, self.server.wire_monitor)
+        # Packets queued before the websocket existed (OPEN, or everything a polling session
+        # had pending) go first, in order; then the queue is dropped for good.
+        queue = self.queue
+        while not queue.empty():
+            pkt = queue.get_nowait()
+            if pkt is not None:
+                wire.send(eio_frame(pkt))
+        self.queue = NO_QUEUE
+        self._latest_queued = None
+        self._sock = sock
+        self.wire = wire
+
+    async def _dispatch(self, msg: WSMessage) -> bool:
+        """Handle one websocket message; False once the websocket is closing or closed."""
+        if msg.type is WSMsgType.TEXT:
+            data = msg.data
+            if data[:1] != "4":
+                await self._receive_other(data)
+                return True
+            payload: str | bytes = data[1:]  # MESSAGE: the hot path, straight to Socket.IO
+        elif msg.type is WSMsgType.BINARY:
+            payload = msg.data
+        else:  # CLOSE, CLOSING, CLOSED, ERROR
+            return False
+        handler = self.server.handlers.get("message")
+        if handler is not None:
+            try:
+                ret = handler(self.sid, payload)
+                if inspect.isawaitable(ret):
+                    await ret
+            except Exception:
+                log.exception("message handler error")
+        return True
+
+    async def _receive_other(self, data: str) -> None:
+        # PONG, CLOSE, UPGRADE, NOOP: engineio's own handling; unknown or bad ones are ignored
+        with contextlib.suppress(eio_exceptions.UnknownPacketError, ValueError, IndexError):
+            await self.receive(eio_packet.Packet(encoded_packet=data))
+
+
+def _is_websocket_upgrade(environ: dict[str, Any]) -> bool:
+    connection = [v.strip() for v in environ.get("HTTP_CONNECTION", "").lower().split(",")]
+    return "upgrade" in connection and environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+
 
 class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """``engineio.AsyncServer`` (aiohttp) creating :class:`HubSocket` sessions.
@@ -398,6 +523,9 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
     * ``wire_max_stall`` (s, default 30): a connection congested this long is aborted.
     * ``wire_flush_interval`` (s, default 0.01): how often congested wires are checked.
     """
+
+    _async: dict[str, Any]
+    start_service_task: bool
 
     def __init__(
         self,
@@ -420,6 +548,8 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
             max_stall=wire_max_stall,
             interval=wire_flush_interval,
         )
+        # a tick well inside the client's allowance (it waits pingInterval + pingTimeout)
+        self.ping_wheel = PingWheel(self.ping_interval, min(0.5, self.ping_timeout / 4))
         self._tasks: set[asyncio.Future[Any]] = set()
 
     def keep_task(self, task: asyncio.Future[Any]) -> None:
@@ -431,7 +561,10 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         self, environ: dict[str, Any], transport: str, jsonp_index: int | None = None
     ) -> Any:
         # Mirrors engineio.AsyncServer._handle_connect (4.15), which hard-codes its socket
-        # class; the only change is HubSocket.
+        # class. Changes: HubSocket; a websocket session runs in HubSocket.serve_websocket
+        # directly (engineio goes through handle_get_request, _upgrade_websocket and its
+        # driver: three more frames alive per session); the OPEN packet is not kept in a local
+        # of this frame, which lives as long as the session; environ keys are interned.
         if self.start_service_task:
             self.start_service_task = False
             self.service_task_handle = self.start_background_task(self._service_task)
@@ -439,14 +572,23 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         sid = self.generate_id()
         s = HubSocket(self, sid)
         self.sockets[sid] = s
-        pkt = eio_packet.Packet(eio_packet.OPEN, {
-            "sid": sid,
-            "upgrades": self._upgrades(sid, transport),
-            "pingTimeout": int(self.ping_timeout * 1000),
-            "pingInterval": int(self.ping_interval + self.ping_interval_grace_period) * 1000,
-            "maxPayload": self.max_http_buffer_size,
-        })
-        await s.send(pkt)
+        await s.send(
+            eio_packet.Packet(
+                eio_packet.OPEN,
+                {
+                    "sid": sid,
+                    "upgrades": self._upgrades(sid, transport),
+                    "pingTimeout": int(self.ping_timeout * 1000),
+                    "pingInterval": int(self.ping_interval + self.ping_interval_grace_period)
+                    * 1000,
+                    "maxPayload": self.max_http_buffer_size,
+                },
+            )
+        )
+        # python-socketio keeps environ for the whole session; its HTTP_* keys are built per
+        # request, so share them between sessions (same dict, same contents)
+        for k in [k for k in environ if k.startswith("HTTP_")]:
+            environ[sys.intern(k)] = environ.pop(k)
 
         ret = await self._trigger_event("connect", sid, environ, run_async=False)
         if ret is not None and ret is not True:
@@ -457,15 +599,21 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         s.schedule_ping()
 
         if transport == "websocket":
-            ret = await s.handle_get_request(environ)
+            if _is_websocket_upgrade(environ):
+                ret = await s.serve_websocket(environ)  # fewer frames than engineio's path
+            else:
+                ret = await s.handle_get_request(environ)
             if s.closed and sid in self.sockets:
                 del self.sockets[sid]
             return ret
         s.connected = True
         headers = None
         if self.cookie:
-            attrs = self.cookie if isinstance(self.cookie, dict) else {
-                "name": self.cookie, "path": "/", "SameSite": "Lax"}
+            attrs = (
+                self.cookie
+                if isinstance(self.cookie, dict)
+                else {"name": self.cookie, "path": "/", "SameSite": "Lax"}
+            )
             headers = [("Set-Cookie", self._generate_sid_cookie(sid, attrs))]
         try:
             return self._ok(await s.poll(), headers=headers, jsonp_index=jsonp_index)

@@ -25,11 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiohttp import web  # noqa: E402
+from aiohttp import web
 
-from hub.broadcast import RoomBroadcaster  # noqa: E402
-from hub.engine import HubServer  # noqa: E402
-from hub.server import OrjsonModule  # noqa: E402
+from hub.broadcast import RoomBroadcaster
+from hub.engine import HubServer
+from hub.server import OrjsonModule
 
 
 def build(plain_emit: bool = False) -> tuple[web.Application, Any]:
@@ -73,24 +73,31 @@ async def report(sio: Any) -> None:
     monitor = sio.eio.wire_monitor
     while True:
         await asyncio.sleep(1)
-        print(f"stats sockets={len(sio.eio.sockets)} congested={monitor.congested}",
-              file=sys.stderr, flush=True)
+        print(
+            f"stats sockets={len(sio.eio.sockets)} congested={monitor.congested}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 async def main(port: int, plain_emit: bool, stats: bool) -> None:
     app, sio = build(plain_emit)
-    if stats:
-        stats_task = asyncio.create_task(report(sio))  # noqa: F841 (lives as long as main)
+    background = {asyncio.create_task(report(sio))} if stats else set()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, backlog=4096).start()
-    print(f"bench_fanout_proto listening on {port} plain_emit={plain_emit}", file=sys.stderr,
-          flush=True)
+    print(
+        f"bench_fanout_proto listening on {port} plain_emit={plain_emit}",
+        file=sys.stderr,
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, stop.set)
     await stop.wait()
+    for task in background:
+        task.cancel()
     await runner.cleanup()
 
 
