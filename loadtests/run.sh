@@ -8,17 +8,24 @@
 #
 # Profiles (override with the LT_* variables):
 #   smoke   8 contractors + 8 customers + 14 REST users = 30, 20 s
-#   target  300 + 300 + 400 = 1,000 users, 5 min; REST p95 < 200 ms, socket p99 < 250 ms
+#   target  300 + 300 + 400 = 1,000 users, 6 min (about 50 s of ramp-up, then 5 min
+#           steady); REST p95 < 200 ms, socket p99 < 250 ms in the steady state
 #   soak    150 + 150 + 200 = 500 users, 60 min; zero failures
-# Variables: LT_PAIRS, LT_REST, LT_DURATION, LT_SPAWN_RATE, LT_PROCESSES (local locust
-# worker processes), LT_CPUS (taskset cpu list for locust, e.g. 1), LT_CHAT_WAIT,
-# LT_REST_WAIT, LT_RESET_STATS (1: locust --reset-stats once every user is spawned, the
-# ramp-up kept apart; default in target and soak), LT_LOGIN_SHARE (share of users logging in with the password; the others
-# resume with a seeded refresh token), LT_THRESHOLDS=1 (gate soak/smoke on the target thresholds too),
-# LOADTEST_VENV (where locust's venv lives), HUB_PYTHON (python with the hub installed,
-# for SQL seeding; default .venv/bin/python), DATABASE_URL (the hub's database: seeds by
-# SQL), LT_SEED=sql|api (sql without DATABASE_URL: the embedded database under
-# TRADESHUB_DATA_DIR, as the hub on this machine uses it).
+# Variables:
+#   LT_PAIRS, LT_REST, LT_DURATION, LT_SPAWN_RATE   sizes and times of the profile
+#   LT_CHAT_WAIT, LT_REST_WAIT       mean seconds between a customer's chats, REST tasks
+#   LT_LOGIN_SHARE    share of users logging in with the password (the others resume
+#                     with their seeded refresh token)
+#   LT_RESET_STATS=1  locust --reset-stats once every user is spawned, the ramp-up kept
+#                     apart (default in target and soak)
+#   LT_THRESHOLDS=1   gate smoke or soak on the target thresholds too
+#   LT_PROCESSES      local locust worker processes (--processes)
+#   LT_CPUS           taskset CPU list for locust, e.g. 1
+#   LT_SEED=sql|api   sql: `tradeshub loadseed` into DATABASE_URL, or without it the
+#                     embedded database under TRADESHUB_DATA_DIR; api: seed_api.py.
+#                     Default: sql when DATABASE_URL is set, else api
+#   HUB_PYTHON        python with the hub installed, for SQL seeding (.venv/bin/python)
+#   LOADTEST_VENV     where locust's venv lives (loadtests/.venv)
 # docs/LOADTESTS.md has the details, distributed runs included.
 set -euo pipefail
 
@@ -37,7 +44,7 @@ THRESHOLDS=${LT_THRESHOLDS:-0}
 RESET=0  # 1: thresholds judge the steady state; the ramp-up is judged for failures only
 case "$MODE" in
   smoke)  PAIRS=8;   REST=14;  DURATION=20s; SPAWN=30; CHAT_WAIT=3;  REST_WAIT=2; LOGIN=0.5 ;;
-  target) PAIRS=300; REST=400; DURATION=5m;  SPAWN=20; CHAT_WAIT=12; REST_WAIT=5; LOGIN=0.1
+  target) PAIRS=300; REST=400; DURATION=6m;  SPAWN=20; CHAT_WAIT=12; REST_WAIT=5; LOGIN=0.1
           THRESHOLDS=${LT_THRESHOLDS:-1}; RESET=1 ;;
   soak)   PAIRS=150; REST=200; DURATION=60m; SPAWN=10; CHAT_WAIT=12; REST_WAIT=5; LOGIN=0.1
           RESET=1 ;;
