@@ -66,6 +66,7 @@ TAG = "chatbench"
 @dataclass
 class Stats:
     ok: int = 0
+    acked_total: int = 0  # every ok ack of the run, warm-ups included (never reset)
     limited: int = 0
     errors: int = 0
     ack_ms: list[float] = field(default_factory=list)
@@ -145,6 +146,7 @@ async def one_send(conn: Conn, conversation_id: str, stats: Stats, pad: str) -> 
         return
     if ack.get("ok"):
         stats.ok += 1
+        stats.acked_total += 1
         if stats.recording:
             stats.ack_ms.append((time.perf_counter() - started) * 1e3)
     elif ack.get("error", {}).get("code") == "rate_limited":
@@ -267,6 +269,7 @@ async def loadgen(spec: dict[str, Any]) -> dict[str, Any]:
         await phase(name, lambda s: paced(conns, stats, rate, s), spec["warmup"], seconds)
         out["phases"][-1]["offered"] = rate
         await asyncio.gather(*(c.close() for c, _ in conns))
+    out["acked_total"] = stats.acked_total
     return out
 
 
@@ -425,7 +428,10 @@ def print_table(result: dict[str, Any], stored: int, args: argparse.Namespace) -
         " of one core used by the hub and by the load generator)"
     )
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"messages stored in the database during the run: {stored}")
+    acked = result["acked_total"]
+    verdict = "equal" if acked == stored else "DIFFERENT"
+    print(f"ok acks in the whole run (warm-ups included): {acked}; messages stored: {stored}")
+    print(f"acknowledged and stored are {verdict}")
     for p in result["phases"]:
         if p["ok"]:
             cpu_ms = p["hub_cpu"] * 1e3 / p["rate"] if p["hub_cpu"] is not None else None
