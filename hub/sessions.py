@@ -65,13 +65,9 @@ class PresenceFeed:
         if user is None:
             return
         if await self._presence.disconnect(user, identity.sid) and user not in self._leaving:
-            task = asyncio.create_task(self._offline_after_grace(user))
-            self._leaving[user] = task
-            task.add_done_callback(lambda t: self._forget(user, t))
-
-    def _forget(self, user: str, task: asyncio.Task[None]) -> None:
-        if self._leaving.get(user) is task:
-            del self._leaving[user]
+            # Leaves _leaving by itself after the grace, or is popped and cancelled by a
+            # reconnect or by close().
+            self._leaving[user] = asyncio.create_task(self._offline_after_grace(user))
 
     async def _offline_after_grace(self, user: str) -> None:
         await asyncio.sleep(self._grace)
