@@ -18,6 +18,7 @@ Socket latencies are locust requests of type ``WS`` (lt_support's stat names):
 
 from __future__ import annotations
 
+import argparse
 import logging
 import random
 import time
@@ -44,24 +45,17 @@ class Shared:
         self.environment = environment
         self.seed = seed
         self.registry = lt.Registry(environment)
-        self._picker: lt.PairPicker | None = None
+        self.picker = lt.Picker(environment)
 
     def pick(self, kind: str, items: list[dict[str, Any]]) -> dict[str, Any] | None:
-        if self._picker is None:  # a worker learns its index only once the master acked
-            runner = self.environment.runner
-            index = max(getattr(runner, "worker_index", 0), 0)
-            self._picker = lt.PairPicker(index, self.environment.parsed_options.lt_workers)
-            self.registry.ensure_checker()
-        return self._picker.pick(kind, items)
+        self.registry.ensure_checker()
+        return self.picker.pick(kind, items)
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     group = parser.add_argument_group("tradeshub")
     group.add_argument("--seed-file", default="", help="credentials JSON of the seeding")
-    group.add_argument(
-        "--lt-workers", type=int, default=1, help="worker processes of the whole run"
-    )
     group.add_argument(
         "--pairs", type=int, default=-1, help="contractor and customer users each (-1: all)"
     )
@@ -72,6 +66,7 @@ def _options(parser: Any) -> None:
         help="share of users who log in with the password (Argon2id on the hub); the "
         "others resume their session with their seeded refresh token, as an app does",
     )
+    group.add_argument("--lt-workers", type=int, default=1, help=argparse.SUPPRESS)  # unused
     group.add_argument("--chat-wait", type=float, default=12.0, help="mean s between chats")
     group.add_argument("--rest-wait", type=float, default=5.0, help="mean s between REST tasks")
 
@@ -88,11 +83,8 @@ def _init(environment: Any, **_: Any) -> None:
     seed = lt.SeedData(Path(opts.seed_file))
     environment.lt = Shared(environment, seed)
     pairs = len(seed.pairs) if opts.pairs < 0 else opts.pairs
-    workers = max(opts.lt_workers, 1)
     if pairs > len(seed.pairs):
         raise SystemExit(f"--pairs {pairs}: the seed file has {len(seed.pairs)}")
-    # Whole pairs per worker: worker w plays pairs w, w + n, ... for both roles.
-    pairs -= pairs % workers
     ContractorUser.fixed_count = pairs
     CustomerUser.fixed_count = pairs
     CustomerUser.wait_time = between(opts.chat_wait * 0.5, opts.chat_wait * 1.5)

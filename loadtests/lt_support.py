@@ -6,7 +6,7 @@ Latency of a delivery is measured where it arrives: ``now - ts`` for a location 
 message (``t`` travels in the ``client_msg_id``). Both sides read the same clock when
 they run in one process, or on one machine; across machines the clocks must be NTP
 synced, and pair k's contractor and customer are placed in the same worker process
-anyway (:class:`PairPicker`).
+anyway when they can be (:class:`Picker`).
 
 A missed delivery can only be told when the sender and the receiver run in this
 process; the checker then turns "nothing arrived within DELIVERY_TIMEOUT_S" into a
@@ -199,20 +199,77 @@ class SeedData:
         self.rest_customers: list[dict[str, Any]] = data["rest_customers"]
 
 
-class PairPicker:
-    """Hands out seeded identities so no two users of the whole run play the same one.
+class Picker:
+    """Hands out seeded identities so that no two users of the whole run play the same one.
 
-    Worker ``w`` of ``n`` takes items ``w, w + n, w + 2n, ...`` of each list, in the same
-    order for contractors and customers: pair k's contractor and customer then run in
-    the same process (same clock, and missed deliveries can be told).
+    One process (or the local runner) counts by itself. Distributed, the master counts
+    for everyone: a worker asks (``lt_pick``) and waits for the answer (``lt_picked``).
+    The master gives a customer, when it can, a pair whose contractor runs on the same
+    worker, so that the pair shares a process (a clock, and missed deliveries can be
+    told); locust's dispatcher does not promise to put both roles on every worker.
     """
 
-    def __init__(self, worker_index: int, workers: int) -> None:
-        self._worker = worker_index
-        self._workers = max(workers, 1)
-        self._counters: dict[str, count[int]] = {}
+    def __init__(self, env: Any) -> None:
+        from locust.runners import MasterRunner, WorkerRunner
+
+        self._env = env
+        self._next: dict[str, int] = {}
+        self._contractor_node: dict[int, str] = {}  # master: pair index -> worker
+        self._customer_taken: set[int] = set()
+        self._waiting: dict[int, Any] = {}
+        self._ids = count()
+        runner = env.runner
+        self._worker = isinstance(runner, WorkerRunner)
+        if isinstance(runner, MasterRunner):
+            runner.register_message("lt_pick", self._on_pick)
+        elif self._worker:
+            runner.register_message("lt_picked", self._on_picked)
 
     def pick(self, kind: str, items: list[dict[str, Any]]) -> dict[str, Any] | None:
-        n = next(self._counters.setdefault(kind, count()))
-        index = self._worker + n * self._workers
-        return items[index] if index < len(items) else None
+        if self._worker:
+            from gevent.event import AsyncResult
+
+            request = next(self._ids)
+            result: AsyncResult = AsyncResult()
+            self._waiting[request] = result
+            self._env.runner.send_message(
+                "lt_pick", {"id": request, "kind": kind, "limit": len(items)}
+            )
+            try:
+                index = int(result.get(timeout=30))
+            finally:
+                self._waiting.pop(request, None)
+        else:
+            index = self._assign(kind, len(items), "local")
+        return items[index] if 0 <= index < len(items) else None
+
+    def _assign(self, kind: str, limit: int, node: str) -> int:
+        if kind == "pair:customer" and self._contractor_node:
+            same = [
+                k
+                for k, n in sorted(self._contractor_node.items())
+                if n == node and k not in self._customer_taken
+            ]
+            free = same or [k for k in range(limit) if k not in self._customer_taken]
+            index = free[0] if free else limit
+            self._customer_taken.add(index)
+            return index
+        index = self._next.get(kind, 0)
+        self._next[kind] = index + 1
+        if kind == "pair:contractor":
+            self._contractor_node[index] = node
+        elif kind == "pair:customer":
+            self._customer_taken.add(index)
+        return index
+
+    def _on_pick(self, environment: Any, msg: Any, **_: Any) -> None:
+        data = msg.data
+        index = self._assign(data["kind"], int(data["limit"]), msg.node_id)
+        environment.runner.send_message(
+            "lt_picked", {"id": data["id"], "index": index}, client_id=msg.node_id
+        )
+
+    def _on_picked(self, environment: Any, msg: Any, **_: Any) -> None:
+        waiting = self._waiting.get(msg.data["id"])
+        if waiting is not None:
+            waiting.set(msg.data["index"])
