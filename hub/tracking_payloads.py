@@ -20,8 +20,10 @@ from hub.validation import convert
 # (and non-finite values); the noise filter judges plausibility against the server clock.
 Millis = Annotated[float, msgspec.Meta(gt=0, lt=1e14)]
 Accuracy = Annotated[float, msgspec.Meta(ge=0, le=1e7)]
-Heading = Annotated[float, msgspec.Meta(ge=0, le=360)]
-Speed = Annotated[float, msgspec.Meta(ge=0, le=1e4)]
+# iOS reports -1 for an unknown course or speed (CLLocation); such a point is still a good
+# fix, so -1 is taken as "absent" instead of refusing the whole point.
+Heading = Annotated[float, msgspec.Meta(ge=-1, le=360)]
+Speed = Annotated[float, msgspec.Meta(ge=-1, le=1e4)]
 JobId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 MAX_BATCH = 1000
@@ -53,6 +55,10 @@ class WatchPayload(msgspec.Struct, forbid_unknown_fields=True):
 
 def _check_coordinates(point: Point, prefix: str) -> None:
     # msgspec guarantees floats; geo refuses NaN, infinities and out-of-range values.
+    if point.heading is not None and point.heading < 0:
+        point.heading = None
+    if point.speed_mps is not None and point.speed_mps < 0:
+        point.speed_mps = None
     try:
         parse_lat(point.lat, prefix + "lat")
         parse_lng(point.lng, prefix + "lng")

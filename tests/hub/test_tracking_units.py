@@ -25,6 +25,9 @@ def test_parse_point_takes_numbers_only() -> None:
     full = {"lat": 1.5, "lng": 2.5, "ts": 1.7e12, "accuracy_m": 0, "heading": 360, "speed_mps": 0}
     assert parse_point(full) == Point(1.5, 2.5, 1.7e12, 0.0, 360.0, 0.0)
     assert parse_point({**full, "heading": None}).heading is None
+    # iOS's -1 for an unknown course or speed: the fix is kept without the field
+    ios = parse_point({**full, "heading": -1, "speed_mps": -1})
+    assert (ios.heading, ios.speed_mps, ios.lat) == (None, None, 1.5)
     for bad, field in (
         ({"lat": math.nan, "lng": 0, "ts": 1}, "lat"),
         ({"lat": 0, "lng": math.inf, "ts": 1}, "lng"),
@@ -32,7 +35,9 @@ def test_parse_point_takes_numbers_only() -> None:
         ({"lat": 0, "lng": 0, "ts": math.inf}, "ts"),
         ({"lat": 0, "lng": 0, "ts": 1, "accuracy_m": math.nan}, "accuracy_m"),
         ({"lat": 0, "lng": 0, "ts": 1, "speed_mps": math.inf}, "speed_mps"),
-        ({"lat": 0, "lng": 0, "ts": 1, "heading": -1}, "heading"),
+        ({"lat": 0, "lng": 0, "ts": 1, "heading": -1.5}, "heading"),
+        ({"lat": 0, "lng": 0, "ts": 1, "speed_mps": -2}, "speed_mps"),
+        ({"lat": 0, "lng": 0, "ts": 1, "heading": 361}, "heading"),
         ({"lat": False, "lng": 0, "ts": 1}, "lat"),
         ({"lat": 0, "lng": "0", "ts": 1}, "lng"),
         ({"lat": 0, "lng": 0, "ts": 1, "altitude": 3}, "body"),
