@@ -277,6 +277,19 @@ class HubUser(FastHttpUser):
         except Exception:
             log.exception("event handler failed", extra={"event": event})
 
+    def acked(self, sock: SioClient, event: str, payload: Any, stat: str) -> Any:
+        """Emit with an ack, record it under ``stat``; the ack when ``ok``, else None."""
+        try:
+            ack, ms = sock.call(event, payload, lt.ACK_TIMEOUT_S)
+        except AckTimeout as exc:
+            lt.fire(self.environment, stat, lt.ACK_TIMEOUT_S * 1000, exc)
+            return None
+        except SocketClosed:
+            return None  # the disconnect is the failure
+        error = _ack_error(ack)
+        lt.fire(self.environment, stat, ms, error)
+        return ack if error is None else None
+
     def send_chat(self, conversation_id: str, partner_id: str, text: str) -> None:
         """``chat:send`` with its ack timed; the partner times the delivery."""
         sock = self.sock
@@ -286,14 +299,7 @@ class HubUser(FastHttpUser):
         msg_id = lt.new_client_msg_id(self._sent)
         self.registry.chat_sent(msg_id, partner_id)
         payload = {"conversation_id": conversation_id, "body": text, "client_msg_id": msg_id}
-        try:
-            ack, ms = sock.call("chat:send", payload, lt.ACK_TIMEOUT_S)
-        except AckTimeout as exc:
-            lt.fire(self.environment, lt.CHAT_ACK, lt.ACK_TIMEOUT_S * 1000, exc)
-            return
-        except SocketClosed:
-            return  # the disconnect is the failure
-        lt.fire(self.environment, lt.CHAT_ACK, ms, _ack_error(ack))
+        self.acked(sock, "chat:send", payload, lt.CHAT_ACK)
 
     # Hooks of the journeys.
     def after_connect(self, sock: SioClient) -> None: ...
@@ -489,28 +495,15 @@ class CustomerUser(HubUser):
             self._reconnect_soon(1.0)
 
     def after_connect(self, sock: SioClient) -> None:
-        # Runs in the connecting greenlet: the acks below arrive on the reader greenlet.
-        try:
-            ack, ms = sock.call("job:watch", {"job_id": self.job_id}, lt.ACK_TIMEOUT_S)
-            error = _ack_error(ack)
-            lt.fire(self.environment, lt.JOB_WATCH, ms, error)
-            if error is None:
-                watches = self.registry.watches.setdefault(self.job_id, {})
-                watches[self.key] = lt.Watch(since_ms=lt.now_ms())
-            ack, ms = sock.call(
-                "chat:join",
-                {"conversation_id": self.conversation_id, "after_seq": self.last_seq},
-                lt.ACK_TIMEOUT_S,
-            )
-            error = _ack_error(ack)
-            lt.fire(self.environment, lt.CHAT_JOIN, ms, error)
-            if error is None:
-                for message in ack.get("messages", []):
-                    self.last_seq = max(self.last_seq, int(message.get("seq", 0)))
-        except AckTimeout as exc:
-            lt.fire(self.environment, lt.JOB_WATCH, lt.ACK_TIMEOUT_S * 1000, exc)
-        except SocketClosed:
-            pass
+        # Runs in the connecting greenlet: the acks arrive on the reader greenlet.
+        if self.acked(sock, "job:watch", {"job_id": self.job_id}, lt.JOB_WATCH) is not None:
+            watches = self.registry.watches.setdefault(self.job_id, {})
+            watches[self.key] = lt.Watch(since_ms=lt.now_ms())
+        payload = {"conversation_id": self.conversation_id, "after_seq": self.last_seq}
+        ack = self.acked(sock, "chat:join", payload, lt.CHAT_JOIN)
+        if ack is not None:
+            for message in ack.get("messages", []):
+                self.last_seq = max(self.last_seq, int(message.get("seq", 0)))
 
     def on_socket_down(self) -> None:
         self.registry.watches.get(self.job_id, {}).pop(self.key, None)
