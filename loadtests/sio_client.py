@@ -132,15 +132,18 @@ class SioClient:
 
     # --- sending ----------------------------------------------------------------------
 
-    def emit(self, event: str, data: Any, callback: Callable[[Any], None] | None = None) -> None:
-        """Send an event; ``callback(ack_data)`` runs in the reader greenlet."""
+    def emit(
+        self, event: str, data: Any, callback: Callable[[Any], None] | None = None
+    ) -> int | None:
+        """Send an event; ``callback(ack_data)`` runs in the reader greenlet (with a
+        :class:`SocketClosed` when the socket goes first). Returns the ack id."""
         ws = self._ws
         if ws is None or not self.connected:
             raise SocketClosed("not connected")
         body = orjson.dumps([event, data]).decode()
         if callback is None:
             ws.send("42" + body)
-            return
+            return None
         self._next_id += 1
         ack_id = self._next_id
         self._acks[ack_id] = callback
@@ -149,6 +152,7 @@ class SioClient:
         except BaseException:
             self._acks.pop(ack_id, None)
             raise
+        return ack_id
 
     def call(self, event: str, data: Any, timeout: float = 5.0) -> tuple[Any, float]:
         """Emit and wait for the ack: ``(ack_data, milliseconds)``.
@@ -159,8 +163,7 @@ class SioClient:
         """
         result: AsyncResult = AsyncResult()
         started = time.perf_counter()
-        self.emit(event, data, result.set)
-        ack_id = self._next_id
+        ack_id = self.emit(event, data, result.set)
         try:
             value = result.get(timeout=timeout)
         except gevent.Timeout:
