@@ -191,6 +191,10 @@ class RedisBus:
         ready = self._ready[channel] = asyncio.get_running_loop().create_future()
         try:
             link = self._link_for(channel)
+            if link is None and self._cluster:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._mode()  # learns the slot map too (first command)
+                link = self._link_for(channel)
             if link is None:
                 self._schedule_reroute()  # topology unknown yet: routed once Redis answers
             else:
@@ -354,7 +358,10 @@ class RedisBus:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("cluster topology refresh failed", extra={"error": repr(exc)})
+            log.warning(
+                "cluster topology refresh failed",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
+            )
             return
         for channel in list(self._local.by_channel):
             link = self._link_for(channel)

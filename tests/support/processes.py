@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -214,3 +215,110 @@ class PostgresProcess:
                 except ProcessLookupError:
                     return
                 time.sleep(0.05)
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    for _ in range(200):
+        port = random.randint(20000, 50000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+class RedisClusterProcesses:
+    """Three redis-server primaries of the test's own forming a Redis Cluster (no replicas).
+
+    ``kill(i)`` SIGKILLs primary ``i`` by PID; ``restart(i)`` brings it back on its port
+    with its ``nodes.conf``, so it rejoins with the same slots.
+    """
+
+    def __init__(self, workdir: Path, size: int = 3) -> None:
+        self.ports = [_cluster_port() for _ in range(size)]
+        self.workdir = workdir
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * size
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def _spawn(self, i: int) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        home = self.workdir / str(self.ports[i])
+        home.mkdir(exist_ok=True)
+        self.procs[i] = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.ports[i]),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            cwd=home,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.ports[i])
+
+    def start(self) -> None:
+        for i in range(len(self.ports)):
+            self._spawn(i)
+        subprocess.run(
+            ["redis-cli", "--cluster", "create"]
+            + [f"127.0.0.1:{port}" for port in self.ports]
+            + ["--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=30,
+        )
+        self.wait_ok()
+
+    def wait_ok(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = [
+                subprocess.run(
+                    ["redis-cli", "-p", str(port), "cluster", "info"],
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                ).stdout
+                for port in self.ports
+            ]
+            if all("cluster_state:ok" in state for state in states):
+                return
+            time.sleep(0.1)
+        raise TimeoutError("the Redis Cluster did not become ok")
+
+    def kill(self, i: int) -> None:
+        proc = self.procs[i]
+        if proc is not None and proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        self.procs[i] = None
+
+    def restart(self, i: int) -> None:
+        self._spawn(i)
+        self.wait_ok()
+
+    def stop(self) -> None:
+        for i in range(len(self.ports)):
+            self.kill(i)
