@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from api import loadseed
+from api import benchseed, loadseed
 from api.config import ConfigError, Settings, load_settings
 from api.logs import configure_logging
 
@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     p_admin.add_argument("email")
     p_admin.add_argument("--name", default="Admin")
     loadseed.add_parser(sub)
+    benchseed.add_parser(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": seed_cmd,
         "create-admin": create_admin_cmd,
         "loadseed": loadseed.loadseed_cmd,
+        "benchseed": benchseed.benchseed_cmd,
     }
     try:
         return commands[args.command](settings, args)
