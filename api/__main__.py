@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Callable, Coroutine
@@ -33,6 +34,15 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+async def _freeze_gc(app: Any) -> None:
+    """Last start-up step: move every object made so far (modules, the app, its pools and
+    caches) to the collector's permanent generation. Full collections then scan only what
+    was made since, which shortens the pauses that a burst of connections triggers."""
+    gc.collect()
+    gc.freeze()
+    log.info(f"gc: {gc.get_freeze_count()} start-up objects frozen")
+
+
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -53,8 +63,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     )
     loop = _new_loop()
     log.info(f"event loop: {type(loop).__module__}")
+    app = create_app(settings)
+    app.on_startup.append(_freeze_gc)  # after the feature contexts (cleanup_ctx) started
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=port,
         shutdown_timeout=settings.shutdown_grace_s,

@@ -104,6 +104,7 @@ async def test_serve_on_embedded_defaults_and_sigterm(tmp_path: Path) -> None:
         assert await asyncio.to_thread(proc.wait, 30) == 0
         _, err = proc.communicate()
         assert "single node (in-process), embedded PostgreSQL" in err
+        assert "start-up objects frozen" in err  # gc.freeze() once started
         # the embedded PostgreSQL was stopped with the hub
         assert not (tmp_path / "var" / "pgdata" / "postmaster.pid").exists()
     finally:
