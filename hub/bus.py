@@ -38,6 +38,10 @@ class Subscription(Protocol):
 class Bus(Protocol):
     async def publish(self, channel: str, message: bytes) -> None: ...
 
+    def publish_nowait(self, channel: str, message: bytes) -> None:
+        """``publish`` for synchronous hot paths (the same ordering and delivery)."""
+        ...
+
     async def subscribe(self, channel: str, handler: MessageHandler) -> Subscription: ...
 
     async def close(self) -> None: ...
@@ -148,6 +152,9 @@ class MemoryBus:
         self._local = LocalSubscribers(queue_bound)
 
     async def publish(self, channel: str, message: bytes) -> None:
+        self._local.deliver(channel, message)
+
+    def publish_nowait(self, channel: str, message: bytes) -> None:
         self._local.deliver(channel, message)
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> LocalSubscription:

@@ -123,6 +123,9 @@ class RedisBus:
         self._main()
 
     async def publish(self, channel: str, message: bytes) -> None:
+        self.publish_nowait(channel, message)
+
+    def publish_nowait(self, channel: str, message: bytes) -> None:
         """Deliver here at once and queue for Redis; never waits on the network.
 
         The order of ``publish`` calls is the order on the wire (one writer task sends the

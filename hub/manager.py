@@ -87,6 +87,7 @@ class BusManager(socketio.AsyncManager):  # type: ignore[misc]
         self._on_latest: LatestCallback | None = None
         self._seen: OrderedDict[str, tuple[set[str], set[str]]] = OrderedDict()
         self._ids = itertools.count()
+        self._sending: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -95,6 +96,8 @@ class BusManager(socketio.AsyncManager):  # type: ignore[misc]
             self._node_sub = await self._bus.subscribe(self._node_channel(self.node_id), self._on)
 
     async def close(self) -> None:
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
         subs = list(self._room_subs.values())
         self._room_subs.clear()
         if self._node_sub is not None:
@@ -161,20 +164,30 @@ class BusManager(socketio.AsyncManager):  # type: ignore[misc]
         data: Any,
         key: str,
         skip_sid: str | None = None,
-        namespace: str = "/",
     ) -> None:
-        """Latest-wins ``event`` to ``room`` on every node (this one at once).
+        """Latest-wins ``event`` to ``room`` (namespace "/") on every node, this one at once.
 
         Each node with members of ``room`` calls the :meth:`on_latest` callback with
-        ``(room, event, data, key, skip_sid)``; without a callback it emits normally.
+        ``(room, event, data, key, skip_sid)``; a node without a callback emits the event to
+        its members normally. It never waits on the network (see the ``_nowait`` twin).
         """
-        await self._latest_here(namespace, room, event, data, key, skip_sid)
-        head = {"o": self.node_id, "k": "l", "n": namespace, "v": room, "e": event, "key": key}
+        self.publish_latest_nowait(room, event, data, key, skip_sid)
+
+    def publish_latest_nowait(
+        self,
+        room: str,
+        event: str,
+        data: Any,
+        key: str,
+        skip_sid: str | None = None,
+    ) -> None:
+        """:meth:`publish_latest` for synchronous hot paths: this node's callback runs before
+        it returns, and the bus message is queued in call order."""
+        self._latest_here(room, event, data, key, skip_sid)
+        head = {"o": self.node_id, "k": "l", "n": "/", "v": room, "e": event, "key": key}
         if skip_sid:
             head["s"] = skip_sid
-        await self._bus.publish(
-            self._room_channel(namespace, room), _frame(head, orjson.dumps(data))
-        )
+        self._bus.publish_nowait(self._room_channel("/", room), _frame(head, orjson.dumps(data)))
 
     async def _emit_with_callback(
         self, event: str, data: Any, namespace: str, room: Any, callback: Any
@@ -288,10 +301,7 @@ class BusManager(socketio.AsyncManager):  # type: ignore[misc]
             parts = _unpack(body, bool(head.get("b")))
             await self._send(self._remote_members(namespace, head), parts)
         elif kind == "l":
-            data = orjson.loads(body)
-            await self._latest_here(
-                namespace, head["v"], head["e"], data, head["key"], head.get("s")
-            )
+            self._latest_here(head["v"], head["e"], orjson.loads(body), head["key"], head.get("s"))
         elif kind == "c":
             self.basic_close_room(head["v"], namespace)
             await self._sync(namespace, [head["v"]])
@@ -320,25 +330,24 @@ class BusManager(socketio.AsyncManager):  # type: ignore[misc]
         data = args[0] if len(args) == 1 else tuple(args)
         await super().emit(event, data, namespace, room=sid, callback=answer)
 
-    async def _latest_here(
-        self,
-        namespace: str,
-        room: str,
-        event: str,
-        data: Any,
-        key: str,
-        skip_sid: str | None,
+    def _latest_here(
+        self, room: str, event: str, data: Any, key: str, skip_sid: str | None
     ) -> None:
-        if not self.rooms.get(namespace, {}).get(room):
+        if not self.rooms.get("/", {}).get(room):
             return
-        if self._on_latest is None or namespace != "/":
-            members = self._local_members(namespace, [room], _as_list(skip_sid))
-            await self._send(members, self._encode(event, [data], namespace))
+        if self._on_latest is not None:
+            try:
+                self._on_latest(room, event, data, key, skip_sid)
+            except Exception:
+                log.exception("latest-wins delivery failed", extra={"room": room})
             return
-        try:
-            self._on_latest(room, event, data, key, skip_sid)
-        except Exception:
-            log.exception("latest-wins delivery failed", extra={"room": room})
+        # No broadcaster registered: a plain emit, in a task this manager owns.
+        members = self._local_members("/", [room], _as_list(skip_sid))
+        task = asyncio.get_running_loop().create_task(
+            self._send(members, self._encode(event, [data], "/"))
+        )
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     # ------------------------------------------------------------------ helpers
     def _room_channel(self, namespace: str, room: str | None) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
@@ -21,9 +20,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis]
 ROOMS = [f"room:{i}" for i in range(24)]
 
 
-@pytest.fixture
-def redis_cluster(tmp_path: Path) -> Iterator[RedisClusterProcesses]:
-    cluster = RedisClusterProcesses(tmp_path)
+@pytest.fixture(scope="module")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
+    cluster = RedisClusterProcesses(tmp_path_factory.mktemp("cluster"))
     try:
         cluster.start()
         yield cluster

@@ -226,7 +226,7 @@ async def test_publish_latest_without_a_callback_emits() -> None:
         a, b = await cluster.node(), await cluster.node()
         b.manager._on_latest = None
         there = await cluster.client(b, "job:5")
-        await a.manager.publish_latest("job:5", "job:location", {"lat": 2}, "job:5")
+        a.manager.publish_latest_nowait("job:5", "job:location", {"lat": 2}, "job:5")
         await eventually(lambda: there.named("job:location") == [{"lat": 2}])
     finally:
         await cluster.close()
