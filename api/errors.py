@@ -10,7 +10,7 @@ from aiohttp import web
 
 from api.keys import METRICS
 from api.logs import request_id_var
-from hub.errors import DomainError, RateLimited
+from hub.errors import DomainError, RateLimited, as_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             allow = exc.headers.get("Allow")
             if allow:
                 response.headers["Allow"] = allow
-    except Exception:
-        log.exception("unhandled error", extra={"path": request.path})
-        response = error_response(500, "internal_error", "internal error")
+    except Exception as exc:
+        down = as_unavailable(exc)
+        if down is not None:
+            log.warning("dependency unavailable", extra={"path": request.path, "error": repr(exc)})
+            response = domain_response(down)
+        else:
+            log.exception("unhandled error", extra={"path": request.path})
+            response = error_response(500, "internal_error", "internal error")
     metrics = request.app[METRICS]
     route = _route_name(request)
     metrics.http_requests.labels(request.method, route, str(response.status)).inc()

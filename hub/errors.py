@@ -66,3 +66,25 @@ class RateLimited(DomainError):
 def field_error(field: str, message: str) -> ValidationFailed:
     """A validation error about one field, with the field named in ``details``."""
     return ValidationFailed(f"{field}: {message}", {"fields": {field: message}})
+
+
+def as_unavailable(exc: BaseException) -> Unavailable | None:
+    """An ``Unavailable`` when ``exc`` means a dependency is unreachable, else None.
+
+    PostgreSQL going away surfaces as asyncpg connection errors, as connection errors
+    (refused, reset) while the pool reconnects, or as a timeout acquiring a connection. Clients get
+    ``unavailable`` (HTTP 503) and may retry; nothing else about the request changes.
+    """
+    import asyncpg
+
+    unreachable = (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.TooManyConnectionsError,
+        ConnectionError,
+        TimeoutError,
+    )
+    if isinstance(exc, unreachable):
+        return Unavailable("a backing service is unavailable; try again shortly")
+    return None

@@ -18,7 +18,7 @@ import socketio
 
 from hub.auth import TokenCodec
 from hub.engine_guard import origin_allowed
-from hub.errors import DomainError, Forbidden, NotFound, Unauthorized
+from hub.errors import DomainError, Forbidden, NotFound, Unauthorized, as_unavailable
 from hub.events import iso_epoch
 from hub.validation import convert
 
@@ -194,7 +194,12 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         except DomainError as exc:
             self._on_event(event if handler else "unknown", exc.code)
             return failure(exc)
-        except Exception:
+        except Exception as exc:
+            down = as_unavailable(exc)
+            if down is not None:
+                log.warning("dependency unavailable", extra={"event": event, "error": repr(exc)})
+                self._on_event(event, down.code)
+                return failure(down)
             log.exception("socket handler failed", extra={"event": event, "sid": sid})
             self._on_event(event, "internal_error")
             return {"ok": False, "error": {"code": "internal_error", "message": "internal error"}}
