@@ -18,7 +18,6 @@ Socket latencies are locust requests of type ``WS`` (lt_support's stat names):
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import time
@@ -66,7 +65,6 @@ def _options(parser: Any) -> None:
         help="share of users who log in with the password (Argon2id on the hub); the "
         "others resume their session with their seeded refresh token, as an app does",
     )
-    group.add_argument("--lt-workers", type=int, default=1, help=argparse.SUPPRESS)  # unused
     group.add_argument("--chat-wait", type=float, default=12.0, help="mean s between chats")
     group.add_argument("--rest-wait", type=float, default=5.0, help="mean s between REST tasks")
 

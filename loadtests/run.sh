@@ -28,6 +28,10 @@
 #   LOADTEST_VENV     where locust's venv lives (loadtests/.venv)
 # docs/LOADTESTS.md has the details, distributed runs included.
 set -euo pipefail
+# Everything runs from main, called on the last line: bash then has read the whole
+# script before running any of it, so editing run.sh cannot derail a run in progress.
+
+main() {
 
 usage() { echo "usage: $0 smoke|target|soak HOST   (e.g. $0 smoke http://127.0.0.1:8080)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
@@ -117,7 +121,7 @@ if [ "$RESET" = 1 ]; then DIST+=(--reset-stats); fi
 set +e
 (cd "$HERE" && "${PIN[@]}" "$VENV/bin/locust" -f locustfile.py --headless \
   -H "$HOST" -u "$USERS" -r "$SPAWN" -t "$DURATION" --stop-timeout 5 \
-  "${DIST[@]}" --lt-workers "$PROCESSES" \
+  "${DIST[@]}" \
   --seed-file "$SEED" --pairs "$PAIRS" --chat-wait "$CHAT_WAIT" --rest-wait "$REST_WAIT" \
   --login-share "$LOGIN" \
   --csv "$OUT/locust" --html "$OUT/report.html" --only-summary \
@@ -140,3 +144,6 @@ if [ "$CHECK_RC" -ne 0 ] || [ "$LOCUST_RC" -ne 0 ]; then
   exit 1
 fi
 echo "PASS"
+}
+
+main "$@"
