@@ -28,7 +28,6 @@ from typing import Any
 import gevent
 import lt_support as lt
 from locust import FastHttpUser, between, constant, events, task
-from locust.exception import StopUser
 from route import Drive
 from sio_client import AckTimeout, ConnectRefused, SioClient, SocketClosed, socket_url
 
@@ -148,9 +147,48 @@ class HubUser(FastHttpUser):
         self.registry = self.shared.registry
         self.sock: SioClient | None = None
         self.user_id = ""
+        self.refresh_token = ""
         self._stopping = False
         self._reconnector: gevent.Greenlet | None = None
         self._sent = 0
+        identity = self.pick_identity()
+        if identity is None:
+            self.idle(f"no seeded identity left for a {type(self).__name__}")
+        # A user keeps its identity: a failed step is recorded and retried with backoff
+        # (stopping the user would have locust start another, with another identity).
+        delay = 1.0
+        while True:
+            try:
+                self.set_up(identity)
+                return
+            except SetupFailed:
+                pass
+            except Exception as exc:
+                log.exception("setup failed")
+                lt.fire(self.environment, "setup", 0, exc, "SETUP")
+            gevent.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, 16.0)
+
+    def idle(self, why: str) -> None:
+        """Record why, then do nothing until the run ends (never returns)."""
+        lt.fire(self.environment, lt.SEED, 0, why, "SEED")
+        while True:
+            gevent.sleep(3600)
+
+    # Hooks of the journeys.
+    def pick_identity(self) -> dict[str, Any] | None: ...
+
+    def set_up(self, identity: dict[str, Any]) -> None: ...
+
+    def checked(self, method: str, path: str, name: str, ok: int = 200, **kw: Any) -> Any:
+        """A setup request: its JSON answer, or SetupFailed (recorded as a failure)."""
+        with self.client.request(
+            method, path, name=name, headers=self.auth, catch_response=True, **kw
+        ) as resp:
+            if resp.status_code != ok:
+                resp.failure(_why(resp))
+                raise SetupFailed(name)
+            return resp.json() if resp.text else None
 
     def on_stop(self) -> None:
         self._stopping = True
@@ -162,13 +200,18 @@ class HubUser(FastHttpUser):
     # --- REST -------------------------------------------------------------------------
 
     def start_session(self, person: dict[str, Any]) -> None:
-        """Resume with the seeded refresh token, or (``--login-share``) log in."""
+        """Resume with the seeded refresh token, or (``--login-share``) log in; a token
+        that failed once is not tried again (it may be spent), the password is."""
+        if self.user_id:
+            return  # a retried setup keeps the session it has
         share = self.environment.parsed_options.login_share
-        if "refresh_token" in person and random.random() >= share:
-            self.refresh_token = person["refresh_token"]
-            if self._refresh():
-                return
-            raise StopUser()
+        token = person.get("refresh_token")
+        if token and not person.get("_tried") and random.random() >= share:
+            person["_tried"] = True
+            self.refresh_token = token
+            if not self._refresh():
+                raise SetupFailed("refresh")
+            return
         self.login(person)
 
     def login(self, person: dict[str, Any]) -> None:
@@ -179,8 +222,8 @@ class HubUser(FastHttpUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 200:
-                resp.failure(f"login {resp.status_code}: {resp.text[:200]}")
-                raise StopUser()
+                resp.failure(f"login {_why(resp)}")
+                raise SetupFailed("login")
             self._take_session(resp.json())
 
     def _take_session(self, body: dict[str, Any]) -> None:
@@ -216,7 +259,7 @@ class HubUser(FastHttpUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 200:
-                resp.failure(f"refresh {resp.status_code}: {resp.text[:200]}")
+                resp.failure(f"refresh {_why(resp)}")
                 self.refresh_at = time.monotonic() + 30
                 return False
             self._take_session(resp.json())
@@ -307,6 +350,18 @@ class HubUser(FastHttpUser):
     def on_event(self, event: str, data: Any) -> None: ...
 
 
+class SetupFailed(Exception):
+    """A setup request failed (already recorded as a failure): try the setup again."""
+
+
+def _why(resp: Any) -> str:
+    """What went wrong with a response, timeouts included (they have no status)."""
+    error = getattr(resp, "error", None)
+    if not resp.status_code and error is not None:
+        return f"{type(error).__name__}: {error}"[:200]
+    return f"{resp.status_code}: {(resp.text or '')[:200]}"
+
+
 def _ack_error(ack: Any) -> str | None:
     if isinstance(ack, dict) and ack.get("ok"):
         return None
@@ -326,32 +381,25 @@ class ContractorUser(HubUser):
     fix_interval_s = 1.0
     reply_probability = 0.5
 
-    def on_start(self) -> None:
-        super().on_start()
-        pair = self.shared.pick("pair:contractor", self.shared.seed.pairs)
-        if pair is None:
-            lt.fire(self.environment, lt.SEED, 0, "no seeded pair left for a contractor", "SEED")
-            raise StopUser()
+    def pick_identity(self) -> dict[str, Any] | None:
+        return self.shared.pick("pair:contractor", self.shared.seed.pairs)
+
+    def set_up(self, pair: dict[str, Any]) -> None:
         self.pair = pair
         self.job_id: str = pair["job_id"]
         self.start_session(pair["contractor"])
-        self.client.put(
-            f"{API}/contractors/me",
-            json=pair["contractor"]["profile"],
-            headers=self.auth,
-            name=f"PUT {API}/contractors/me",
-        )
-        status = self._job_status()
-        if status == "assigned":
-            self.client.post(
+        profile = pair["contractor"]["profile"]
+        self.checked("PUT", f"{API}/contractors/me", f"PUT {API}/contractors/me", json=profile)
+        job = self.checked("GET", f"{API}/jobs/{self.job_id}", f"GET {API}/jobs/[id]")
+        if job["status"] == "assigned":
+            self.checked(
+                "POST",
                 f"{API}/jobs/{self.job_id}/status",
+                f"POST {API}/jobs/[id]/status",
                 json={"status": "en_route"},
-                headers=self.auth,
-                name=f"POST {API}/jobs/[id]/status",
             )
-        elif status not in ACTIVE:
-            lt.fire(self.environment, lt.SEED, 0, f"job is {status}: seed again", "SEED")
-            raise StopUser()
+        elif job["status"] not in ACTIVE:
+            self.idle(f"job is {job['status']}: seed again")
         start = self._resume_from() or pair["start"]
         site = pair["site"]
         self.drive = Drive(
@@ -361,19 +409,6 @@ class ContractorUser(HubUser):
         self.last_step = self.next_fix = time.monotonic()
         if not self.connect_socket():
             self._reconnect_soon(1.0)
-
-    def _job_status(self) -> str | None:
-        with self.client.get(
-            f"{API}/jobs/{self.job_id}",
-            headers=self.auth,
-            name=f"GET {API}/jobs/[id]",
-            catch_response=True,
-        ) as resp:
-            if resp.status_code != 200:
-                resp.failure(f"{resp.status_code}: {resp.text[:200]}")
-                raise StopUser()
-            status: str = resp.json()["status"]
-            return status
 
     def _resume_from(self) -> dict[str, float] | None:
         """Where tracking last saw this contractor on the job (a re-run continues there,
@@ -388,7 +423,7 @@ class ContractorUser(HubUser):
                 resp.success()  # no tracking REST on this hub: start from the seed
                 return None
             if resp.status_code != 200:
-                resp.failure(f"{resp.status_code}: {resp.text[:200]}")
+                resp.failure(_why(resp))
                 return None
             location = resp.json().get("location")
         if isinstance(location, dict) and "lat" in location and "lng" in location:
@@ -475,12 +510,10 @@ class CustomerUser(HubUser):
     fixed_count = 0  # set from --pairs at init
     wait_time = between(6, 18)
 
-    def on_start(self) -> None:
-        super().on_start()
-        pair = self.shared.pick("pair:customer", self.shared.seed.pairs)
-        if pair is None:
-            lt.fire(self.environment, lt.SEED, 0, "no seeded pair left for a customer", "SEED")
-            raise StopUser()
+    def pick_identity(self) -> dict[str, Any] | None:
+        return self.shared.pick("pair:customer", self.shared.seed.pairs)
+
+    def set_up(self, pair: dict[str, Any]) -> None:
         self.pair = pair
         self.job_id = pair["job_id"]
         self.conversation_id = pair["conversation_id"]
@@ -538,7 +571,7 @@ class CustomerUser(HubUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 200:
-                resp.failure(f"{resp.status_code}: {resp.text[:200]}")
+                resp.failure(_why(resp))
                 return
             items = resp.json().get("items", [])
         if items:
@@ -551,14 +584,12 @@ class RestUser(HubUser):
     weight = 1
     wait_time = between(2, 8)
 
-    def on_start(self) -> None:
-        super().on_start()
-        person = self.shared.pick("rest", self.shared.seed.rest_customers)
-        if person is None:
-            lt.fire(self.environment, lt.SEED, 0, "no seeded REST customer left", "SEED")
-            raise StopUser()
-        self.start_session(person)
+    def pick_identity(self) -> dict[str, Any] | None:
+        return self.shared.pick("rest", self.shared.seed.rest_customers)
+
+    def set_up(self, person: dict[str, Any]) -> None:
         self.jobs: deque[str] = deque(maxlen=20)
+        self.start_session(person)
 
     @task(2)
     def trades(self) -> None:
@@ -588,7 +619,7 @@ class RestUser(HubUser):
             catch_response=True,
         ) as resp:
             if resp.status_code != 201:
-                resp.failure(f"{resp.status_code}: {resp.text[:200]}")
+                resp.failure(_why(resp))
                 return
             self.jobs.append(resp.json()["id"])
 
@@ -617,7 +648,7 @@ class RestUser(HubUser):
                 catch_response=True,
             ) as resp:
                 if resp.status_code != 200:
-                    resp.failure(f"{resp.status_code}: {resp.text[:200]}")
+                    resp.failure(_why(resp))
                     return
                 cursor = resp.json().get("next_cursor")
             if not cursor:

@@ -8,8 +8,8 @@
 #
 # Profiles (override with the LT_* variables):
 #   smoke   8 contractors + 8 customers + 14 REST users = 30, 20 s
-#   target  300 + 300 + 400 = 1,000 users, 6 min (about 50 s of ramp-up, then 5 min
-#           steady); REST p95 < 200 ms, socket p99 < 250 ms in the steady state
+#   target  300 + 300 + 400 = 1,000 users, 7 min (100 s of ramp-up at 10 users/s, then
+#           5 min steady); REST p95 < 200 ms, socket p99 < 250 ms in the steady state
 #   soak    150 + 150 + 200 = 500 users, 60 min; zero failures
 # Variables:
 #   LT_PAIRS, LT_REST, LT_DURATION, LT_SPAWN_RATE   sizes and times of the profile
@@ -48,7 +48,7 @@ THRESHOLDS=${LT_THRESHOLDS:-0}
 RESET=0  # 1: thresholds judge the steady state; the ramp-up is judged for failures only
 case "$MODE" in
   smoke)  PAIRS=8;   REST=14;  DURATION=20s; SPAWN=30; CHAT_WAIT=3;  REST_WAIT=2; LOGIN=0.5 ;;
-  target) PAIRS=300; REST=400; DURATION=6m;  SPAWN=20; CHAT_WAIT=12; REST_WAIT=5; LOGIN=0.1
+  target) PAIRS=300; REST=400; DURATION=7m;  SPAWN=10; CHAT_WAIT=12; REST_WAIT=5; LOGIN=0.1
           THRESHOLDS=${LT_THRESHOLDS:-1}; RESET=1 ;;
   soak)   PAIRS=150; REST=200; DURATION=60m; SPAWN=10; CHAT_WAIT=12; REST_WAIT=5; LOGIN=0.1
           RESET=1 ;;
