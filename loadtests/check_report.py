@@ -7,10 +7,11 @@ Gates:
 - every expected stat name is present with at least one request (``--expect``, by
   default the journeys' stats below);
 - no failures at all (``--max-failures``, default 0);
-- with ``--thresholds``: p95 of every REST endpoint under ``--rest-p95`` ms (login and
-  refresh excepted: their cost is Argon2id's, by design, and they happen once a session;
-  they are reported, with their own ``--auth-p95`` gate), and p99 of every socket stat
-  under ``--socket-p99`` ms.
+- with ``--thresholds``: p95 of every REST endpoint under ``--rest-p95`` ms, and p99 of
+  every socket stat under ``--socket-p99`` ms. Login and refresh are reported but not
+  held to the REST gate: a login's cost is Argon2id's by design, they happen once a
+  session, nearly all in the ramp-up, and the few that straddle the statistics reset
+  carry ramp-up latency into the steady state. ``--auth-p95 MS`` gates them too.
 
 Locust keeps response times in buckets (exact to 100 ms, then 2 significant digits), so a
 percentile it prints may be up to about 5 % above the true one.
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-failures", type=int, default=0)
     parser.add_argument("--thresholds", action="store_true")
     parser.add_argument("--rest-p95", type=float, default=200.0)
-    parser.add_argument("--auth-p95", type=float, default=2000.0)
+    parser.add_argument("--auth-p95", type=float, default=0.0, help="0: not gated")
     parser.add_argument("--socket-p99", type=float, default=250.0)
     parser.add_argument(
         "--ramp",
@@ -142,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 gate += " MISSED"
         elif row["Type"] in ("GET", "POST", "PUT", "DELETE"):
             limit = args.auth_p95 if name in AUTH else args.rest_p95
-            gate = f"p95 < {limit:g}"
-            if args.thresholds and not p95 < limit:
+            gate = f"p95 < {limit:g}" if limit else "reported"
+            if args.thresholds and limit and not p95 < limit:
                 problems.append(f"REST p95 of {name!r} is {p95:g} ms (limit {limit:g})")
                 gate += " MISSED"
         if not args.thresholds:
