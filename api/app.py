@@ -21,7 +21,12 @@ from api.config import Settings
 from api.db import create_pool, database_dsn
 from api.errors import error_middleware
 from api.metrics import Metrics
-from api.middleware import rate_limit_middleware, request_id_middleware, security_middleware
+from api.middleware import (
+    SOCKET_PATH,
+    rate_limit_middleware,
+    request_id_middleware,
+    security_middleware,
+)
 from api.migrate import migrate
 from api.openapi import build_openapi
 from api.passwords import Passwords
@@ -114,7 +119,7 @@ def create_app(settings: Settings) -> web.Application:
         on_connect_outcome=lambda outcome: metrics.socket_connects.labels(outcome).inc(),
     )
     sio.register_namespace(gateway)
-    sio.attach(app, socketio_path="socket.io")
+    sio.attach(app, socketio_path=SOCKET_PATH.strip("/"))
     metrics.gauge(
         "tradeshub_sockets_open",
         "Socket.IO connections on this node.",

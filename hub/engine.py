@@ -45,6 +45,7 @@ import math
 import struct
 import sys
 import time
+import urllib.parse
 from typing import Any
 
 import engineio
@@ -512,6 +513,44 @@ def _is_websocket_upgrade(environ: dict[str, Any]) -> bool:
     return "upgrade" in connection and environ.get("HTTP_UPGRADE", "").lower() == "websocket"
 
 
+# environ keys whose values are mostly the same for every client (never a secret or an id)
+_SHARED_VALUES = (
+    "REQUEST_METHOD",
+    "QUERY_STRING",
+    "RAW_URI",
+    "PATH_INFO",
+    "SERVER_PROTOCOL",
+    "wsgi.url_scheme",
+    "HTTP_HOST",
+    "HTTP_CONNECTION",
+    "HTTP_UPGRADE",
+    "HTTP_ORIGIN",
+    "HTTP_USER_AGENT",
+    "HTTP_ACCEPT",
+    "HTTP_ACCEPT_ENCODING",
+    "HTTP_ACCEPT_LANGUAGE",
+    "HTTP_CACHE_CONTROL",
+    "HTTP_PRAGMA",
+    "HTTP_SEC_WEBSOCKET_VERSION",
+    "HTTP_SEC_WEBSOCKET_EXTENSIONS",
+)
+
+
+def _opens_websocket(request: Any, transports: list[str]) -> bool:
+    """Whether engineio's ``handle_request`` would open a websocket session for it."""
+    if not isinstance(request, web.Request) or request.method != "GET":
+        return False
+    if request.headers.get("Upgrade", "").lower() != "websocket" or "websocket" not in transports:
+        return False
+    query = urllib.parse.parse_qs(request.query_string)  # not request.query: that is cached
+    return (
+        "sid" not in query
+        and "j" not in query
+        and query.get("transport") == ["websocket"]
+        and query.get("EIO") == ["4"]
+    )
+
+
 class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """``engineio.AsyncServer`` (aiohttp) creating :class:`HubSocket` sessions.
 
@@ -552,6 +591,38 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         self.ping_wheel = PingWheel(self.ping_interval, min(0.5, self.ping_timeout / 4))
         self._tasks: set[asyncio.Future[Any]] = set()
 
+    async def handle_request(self, *args: Any, **kwargs: Any) -> Any:
+        """engineio's entry point; a new websocket session takes a lean path.
+
+        engineio's ``handle_request`` is awaited for the whole life of the session it opens:
+        its frame (some twenty locals, the parsed query among them) would stay alive with
+        every websocket. :meth:`_open_websocket` does what it does for that one case (GET
+        with ``transport=websocket``, ``EIO=4``, no ``sid``, no JSONP, a websocket upgrade)
+        and keeps only the request and environ; everything else goes to engineio.
+        """
+        if len(args) == 1 and not kwargs and _opens_websocket(args[0], self.transports):
+            return await self._open_websocket(args[0])
+        return await super().handle_request(*args, **kwargs)
+
+    async def _open_websocket(self, request: web.Request) -> Any:
+        translate = self._async["translate_request"]
+        environ = translate(request)
+        if inspect.isawaitable(environ):
+            environ = await environ
+        if self.cors_allowed_origins != []:  # engineio's origin check, unchanged
+            origin = environ.get("HTTP_ORIGIN")
+            if origin:
+                allowed = self._cors_allowed_origins(environ)
+                if allowed is not None and origin not in allowed:
+                    self._log_error_once(origin + " is not an accepted origin.", "bad-origin")
+                    return await self._make_response(
+                        self._bad_request(origin + " is not an accepted origin."), environ
+                    )
+        r = await self._handle_connect(environ, "websocket")
+        if not isinstance(r, dict):
+            return r
+        return await self._make_response(r, environ)
+
     def keep_task(self, task: asyncio.Future[Any]) -> None:
         """Hold a reference to a fire-and-forget task until it is done."""
         self._tasks.add(task)
@@ -586,9 +657,14 @@ class HubEngineServer(engineio.AsyncServer):  # type: ignore[misc]
             )
         )
         # python-socketio keeps environ for the whole session; its HTTP_* keys are built per
-        # request, so share them between sessions (same dict, same contents)
+        # request, so share them between sessions (same dict, same contents), and the values
+        # that every client of an app sends alike too (~0.3 KB per session)
         for k in [k for k in environ if k.startswith("HTTP_")]:
             environ[sys.intern(k)] = environ.pop(k)
+        for k in _SHARED_VALUES:
+            v = environ.get(k)
+            if type(v) is str:
+                environ[k] = sys.intern(v)
 
         ret = await self._trigger_event("connect", sid, environ, run_async=False)
         if ret is not None and ret is not True:
