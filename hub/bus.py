@@ -50,9 +50,21 @@ class Bus(Protocol):
 class LocalSubscription:
     """One subscriber's handler behind a bounded, drop-oldest queue.
 
-    A worker task exists only while messages wait, so an idle subscription (a room with
-    members but no traffic) costs no task.
+    A worker task exists only while messages wait, and the queue only once a message came,
+    so an idle subscription (a room with members but no traffic; one per connected user)
+    costs neither: ~0.2 KB instead of ~0.9 KB with an empty deque.
     """
+
+    __slots__ = (
+        "_bound",
+        "_closed",
+        "_detach",
+        "_handler",
+        "_queue",
+        "_task",
+        "channel",
+        "dropped",
+    )
 
     def __init__(
         self,
@@ -65,7 +77,7 @@ class LocalSubscription:
         self._handler = handler
         self._bound = bound
         self._detach = detach
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[bytes] | None = None  # made by the first offer
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.dropped = 0
@@ -74,17 +86,22 @@ class LocalSubscription:
         """Queue ``message`` for the handler; never blocks."""
         if self._closed:
             return
-        if len(self._queue) >= self._bound:
-            self._queue.popleft()
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        elif len(queue) >= self._bound:
+            queue.popleft()
             self.dropped += 1
-        self._queue.append(message)
+        queue.append(message)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
+        queue = self._queue
+        assert queue is not None  # a task is only started by offer()
         try:
-            while self._queue:
-                message = self._queue.popleft()
+            while queue:
+                message = queue.popleft()
                 try:
                     await self._handler(message)
                 except asyncio.CancelledError:
@@ -98,7 +115,8 @@ class LocalSubscription:
         if self._closed:
             return
         self._closed = True
-        self._queue.clear()
+        if self._queue is not None:
+            self._queue.clear()
         await self._detach(self)
         task = self._task
         if task is not None and task is not asyncio.current_task():

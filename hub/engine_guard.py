@@ -301,6 +301,16 @@ class GuardedServer(HubServer):
         )
         return ret
 
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        await super()._handle_connect(eio_sid, namespace, data)
+        # Connected: the timer has nothing left to check. Cancel it now rather than letting
+        # it fire 10 s later (each pending timer holds ~0.5 KB: a connection storm's worth
+        # of them would sit in memory for that long).
+        if self.manager.sid_from_eio_sid(eio_sid, namespace or "/") is not None:
+            timer = self._handshakes.pop(eio_sid, None)
+            if timer is not None:
+                timer.cancel()
+
     def _handshake_expired(self, eio_sid: str) -> None:
         self._handshakes.pop(eio_sid, None)
         if eio_sid not in self.eio.sockets or self._in_namespace(eio_sid):

@@ -84,6 +84,18 @@ async def test_first_socket_comes_online_last_one_goes_offline(nodes: Nodes) -> 
     assert await presence.connect(user, "s3") is True  # online again
 
 
+async def test_three_sockets_and_a_stranger(nodes: Nodes) -> None:
+    (presence,) = await nodes(1)
+    user = _user()
+    assert [await presence.connect(user, s) for s in ("s1", "s2", "s3")] == [True, False, False]
+    assert await presence.disconnect(user, "s2") is False
+    assert await presence.disconnect(user, "s1") is False
+    assert await presence.disconnect(user, "nope") is False  # never connected
+    assert await presence.connect(user, "s3") is False
+    assert await presence.online_among([user]) == {user}
+    assert await presence.disconnect(user, "s3") is True
+
+
 async def test_online_among_answers_for_a_batch(nodes: Nodes) -> None:
     (presence,) = await nodes(1)
     a, b, c = _user(), _user(), _user()

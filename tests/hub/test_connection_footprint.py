@@ -1,0 +1,144 @@
+"""What an idle connection keeps, and that the paths trimmed for it still behave.
+
+Each connected socket costs memory for as long as it lives (docs/BENCHMARKS.md: RSS per
+1,000 idle connections). These tests pin the trims: no handshake timer after the connect,
+no queue in an idle bus subscription, plain dicts for rooms, the lean engine path for a new
+websocket (engineio still answers every other request), and the middleware bypass of
+websocket upgrades only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from typing import Any
+
+from aiohttp.test_utils import make_mocked_request
+from bidict import bidict
+
+from api import keys
+from hub.bus import MemoryBus
+from hub.engine import _opens_websocket
+from tests.conftest import register
+from tests.hub.realtime_support import (
+    Client,
+    RawSocket,
+    connected,
+    port_of,
+    sio_of,
+    token_of,
+    until,
+)
+
+WS_HEADERS = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+}
+
+
+async def test_connected_socket_keeps_no_handshake_timer(client: Client) -> None:
+    sio = sio_of(client)
+    user = await register(client)
+    raw = await RawSocket.open(port_of(client))
+    try:
+        assert len(sio._handshakes) == 1  # waiting for the Socket.IO connect
+        await raw.connect(token_of(user))
+        assert sio._handshakes == {}
+    finally:
+        await raw.close()
+
+
+async def test_refused_connect_keeps_its_timer(client: Client) -> None:
+    sio = sio_of(client)
+    raw = await RawSocket.open(port_of(client))
+    try:
+        raw.send('40{"token":"bad"}')
+        reply = await raw.recv()
+        assert reply is not None and reply.startswith("44"), reply
+        assert len(sio._handshakes) == 1  # so the refused client is still dropped in time
+    finally:
+        await raw.close()
+
+
+async def test_rooms_are_plain_dicts_but_the_sid_index(client: Client) -> None:
+    user = await register(client)
+    manager = sio_of(client).manager
+    async with connected(client, token_of(user)) as sock:
+        rooms = manager.rooms["/"]
+        assert isinstance(rooms[None], bidict)  # sid <-> engine sid, read both ways
+        for name in (sock.sid, f"user:{user['user']['id']}"):
+            assert type(rooms[name]).__mro__[1] is dict, type(rooms[name])
+            assert dict(rooms[name]) == {sock.sid: manager.eio_sid_from_sid(sock.sid, "/")}
+        assert dict(manager.get_participants("/", f"user:{user['user']['id']}")) == dict(
+            rooms[sock.sid]
+        )
+        assert manager.sid_from_eio_sid(manager.eio_sid_from_sid(sock.sid, "/"), "/") == sock.sid
+        await sio_of(client).emit("hello", {"n": 1}, room=f"user:{user['user']['id']}")
+        assert await sock.next("hello") == [{"n": 1}]
+    await until(lambda: f"user:{user['user']['id']}" not in manager.rooms.get("/", {}), "leave")
+
+
+async def test_idle_bus_subscription_has_no_queue() -> None:
+    bus = MemoryBus()
+    got: list[bytes] = []
+
+    async def handler(message: bytes) -> None:
+        got.append(message)
+
+    sub = await bus.subscribe("c", handler)
+    assert sub._queue is None
+    await bus.publish("c", b"one")
+    await bus.publish("c", b"two")
+    for _ in range(100):
+        if len(got) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert got == [b"one", b"two"]
+    await sub.close()
+    await bus.close()
+
+
+def test_only_a_new_websocket_session_takes_the_lean_path() -> None:
+    def req(query: str, headers: dict[str, str] | None = None, method: str = "GET") -> Any:
+        return make_mocked_request(method, f"/socket.io/?{query}", headers=headers or {})
+
+    ws = ["polling", "websocket"]
+    assert _opens_websocket(req("EIO=4&transport=websocket", WS_HEADERS), ws)
+    assert not _opens_websocket(req("EIO=4&transport=websocket", WS_HEADERS), ["polling"])
+    assert not _opens_websocket(req("EIO=4&transport=websocket"), ws)  # no upgrade
+    assert not _opens_websocket(req("EIO=3&transport=websocket", WS_HEADERS), ws)
+    assert not _opens_websocket(req("EIO=4&transport=polling", WS_HEADERS), ws)
+    assert not _opens_websocket(req("EIO=4&transport=websocket&sid=x", WS_HEADERS), ws)
+    assert not _opens_websocket(req("EIO=4&transport=websocket&j=1", WS_HEADERS), ws)
+    assert not _opens_websocket(req("EIO=4&transport=websocket", WS_HEADERS, "POST"), ws)
+    assert not _opens_websocket(object(), ws)
+
+
+async def test_engineio_still_answers_what_the_lean_path_leaves(client: Client) -> None:
+    key = base64.b64encode(os.urandom(16)).decode()
+    headers = {**WS_HEADERS, "Sec-WebSocket-Key": key}
+    resp = await client.get("/socket.io/?EIO=3&transport=websocket", headers=headers)
+    assert resp.status == 400
+    assert "unsupported version" in await resp.text()
+    resp = await client.get("/socket.io/?EIO=4&transport=websocket")  # no upgrade headers
+    assert resp.status == 400
+    assert "Invalid websocket upgrade" in await resp.text()
+    resp = await client.get("/socket.io/?EIO=4&transport=websocket&sid=nope", headers=headers)
+    assert resp.status == 400
+    assert "Invalid session" in await resp.text()
+    # polling still goes through the whole middleware chain (security headers, request id)
+    resp = await client.get("/socket.io/?EIO=4&transport=polling", headers={"X-Request-ID": "r1"})
+    assert resp.status == 200
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Request-ID"] == "r1"
+    await resp.read()
+
+
+async def test_websocket_session_is_counted_and_served(client: Client) -> None:
+    user = await register(client)
+    async with connected(client, token_of(user)) as sock:
+        assert sock.sid in client.app[keys.GATEWAY].identities
+        ack = await sock.call("job:unwatch", {"job_id": "j_none"})
+        assert ack == {"ok": True}
