@@ -100,15 +100,27 @@ def migrate_cmd(settings: Settings, args: argparse.Namespace) -> int:
     return _run(run)
 
 
-def seed_cmd(settings: Settings, args: argparse.Namespace) -> int:
+def _admin_accounts(settings: Settings, pool: Any) -> Any:
+    """Accounts for the admin commands: only create_admin is used (no tokens, no limits)."""
     from api.accounts import Accounts, LoginLimits
-    from api.db import create_pool, database_dsn
-    from api.migrate import migrate
     from api.passwords import Passwords
-    from api.seed import TRADES
-    from api.store.trades import upsert_trades
     from hub.auth import TokenCodec
     from hub.ratelimit import MemoryRateLimiter
+
+    return Accounts(
+        pool,
+        Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
+        TokenCodec(settings.jwt_secret, 60, 60),
+        MemoryRateLimiter(),
+        LoginLimits(5, 5, 60),
+    )
+
+
+def seed_cmd(settings: Settings, args: argparse.Namespace) -> int:
+    from api.db import create_pool, database_dsn
+    from api.migrate import migrate
+    from api.seed import TRADES
+    from api.store.trades import upsert_trades
 
     async def run() -> int:
         async with database_dsn(settings.database_url, settings.data_dir) as dsn:
@@ -120,14 +132,7 @@ def seed_cmd(settings: Settings, args: argparse.Namespace) -> int:
                         total = await upsert_trades(conn, TRADES)
                 print(f"trades: {total} in the catalogue")
                 if settings.admin_email and settings.admin_password:
-                    accounts = Accounts(
-                        pool,
-                        Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
-                        TokenCodec(settings.jwt_secret, 60, 60),
-                        MemoryRateLimiter(),
-                        LoginLimits(5, 5, 60),
-                    )
-                    changed = await accounts.create_admin(
+                    changed = await _admin_accounts(settings, pool).create_admin(
                         settings.admin_email, settings.admin_password
                     )
                     print(f"admin {settings.admin_email}: {'created' if changed else 'exists'}")
@@ -143,12 +148,8 @@ def seed_cmd(settings: Settings, args: argparse.Namespace) -> int:
 def create_admin_cmd(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
-    from api.accounts import Accounts, LoginLimits
     from api.db import create_pool, database_dsn
     from api.migrate import migrate
-    from api.passwords import Passwords
-    from hub.auth import TokenCodec
-    from hub.ratelimit import MemoryRateLimiter
 
     password = settings.admin_password or getpass.getpass("password for the admin: ")
 
@@ -158,13 +159,7 @@ def create_admin_cmd(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 async with pool.acquire() as conn:
                     await migrate(conn)
-                accounts = Accounts(
-                    pool,
-                    Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
-                    TokenCodec(settings.jwt_secret, 60, 60),
-                    MemoryRateLimiter(),
-                    LoginLimits(5, 5, 60),
-                )
+                accounts = _admin_accounts(settings, pool)
                 changed = await accounts.create_admin(args.email, password, args.name)
             finally:
                 await pool.close()
