@@ -77,6 +77,22 @@ RESERVED_EVENTS = frozenset(
 )
 
 
+def _plain_event(data: Any) -> tuple[int | None, str] | None:
+    """``(ack id, JSON text)`` of a Socket.IO EVENT on namespace "/" sent as text, ``2[...]``
+    or ``2<id>[...]`` (what every client event is); None for anything else, which takes
+    python-socketio's full decode (other types and namespaces, binary, unusual ids)."""
+    if type(data) is not str or data[:1] != "2":
+        return None
+    if data[1:2] == "[":
+        return None, data[1:]
+    end = 1
+    while end < len(data) and end <= 16 and "0" <= data[end] <= "9":
+        end += 1
+    if end == 1 or end > 16 or data[end : end + 1] != "[":
+        return None
+    return int(data[1:end]), data[end:]
+
+
 def origin_allowed(environ: dict[str, Any], allowed: tuple[str, ...]) -> bool:
     """True for no Origin (native apps), the hub's own origin, and the listed ones."""
     origin = environ.get("HTTP_ORIGIN")
@@ -337,7 +353,15 @@ class GuardedServer(HubServer):
     # ------------------------------------------------------------------ malformed input
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
-            await super()._handle_eio_message(eio_sid, data)
+            event = _plain_event(data) if eio_sid not in self._binary_packet else None
+            if event is not None:
+                # What python-socketio does for this packet, without building a Packet
+                ack_id, payload = event
+                await self._handle_event(
+                    eio_sid, None, ack_id, self.packet_class.json.loads(payload)
+                )
+            else:
+                await super()._handle_eio_message(eio_sid, data)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             # Handler errors never get here (the gateway answers them); this is a packet
             # python-socketio could not decode or dispatch.

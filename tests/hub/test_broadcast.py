@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from hub.broadcast import RoomBroadcaster
-from hub.engine import HubServer, HubSocket
+from hub.engine import HubServer, HubSocket, Wire, ws_frame
 
 ROOM = "job-1"
 
@@ -416,3 +416,55 @@ async def test_server_disconnect_of_a_websocket_session(
 def test_needs_the_hub_engine() -> None:
     with pytest.raises(TypeError):
         RoomBroadcaster(socketio.AsyncServer(async_mode="aiohttp"))
+
+
+class _FakeTransport(asyncio.Transport):
+    def __init__(self, buffered: int = 0) -> None:
+        super().__init__()
+        self.buffered = buffered
+        self.frames: list[bytes] = []
+
+    def write(self, data: Any) -> None:
+        self.frames.append(bytes(data))
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_members_open_retired_congested_and_skipped() -> None:
+    """The broadcaster's inline write path: an open member is written to, a retired one
+    (closing websocket) is not counted, a congested one has the frame held, the skipped
+    sid gets nothing."""
+
+    sio = HubServer(async_mode="aiohttp")
+    eio = sio.eio
+    transports = {
+        "open": _FakeTransport(),
+        "retired": _FakeTransport(),
+        "congested": _FakeTransport(buffered=eio.wire_monitor.high_water + 1),
+        "skipped": _FakeTransport(),
+    }
+    wires = {}
+    sids = {}
+    for name, transport in transports.items():
+        eio_sid = eio.generate_id()
+        sock = HubSocket(eio, eio_sid)
+        sock.connected = sock.upgraded = True
+        sock.wire = wires[name] = Wire(transport, eio.wire_monitor)
+        eio.sockets[eio_sid] = sock
+        sids[name] = await sio.manager.connect(eio_sid, "/")
+        await sio.manager.enter_room(sids[name], "/", ROOM)
+    wires["retired"].retire()
+    fan = RoomBroadcaster(sio)
+    sent = fan.broadcast(ROOM, "job:location", {"seq": 1}, key=ROOM, skip_sid=sids["skipped"])
+    assert sent == 2  # open (written) + congested (held)
+    assert transports["open"].frames == [ws_frame(b'42["job:location",{"seq":1}]')]
+    assert transports["retired"].frames == transports["skipped"].frames == []
+    assert transports["congested"].frames == []
+    assert wires["congested"].latest == {ROOM: ws_frame(b'42["job:location",{"seq":1}]')}
+    eio.wire_monitor._wires.clear()  # no flush timer left behind
+    if eio.wire_monitor._timer is not None:
+        eio.wire_monitor._timer.cancel()

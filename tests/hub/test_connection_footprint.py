@@ -1,10 +1,11 @@
-"""What an idle connection keeps, and that the paths trimmed for it still behave.
+"""What an idle connection keeps and what an event costs: the trimmed paths still behave.
 
-Each connected socket costs memory for as long as it lives (docs/BENCHMARKS.md: RSS per
-1,000 idle connections). These tests pin the trims: no handshake timer after the connect,
-no queue in an idle bus subscription, plain dicts for rooms, the lean engine path for a new
-websocket (engineio still answers every other request), and the middleware bypass of
-websocket upgrades only.
+Each connected socket costs memory for as long as it lives, and every location point takes
+the event path (docs/BENCHMARKS.md). These tests pin the trims: no handshake timer after the
+connect, no queue in an idle bus subscription, plain dicts for rooms, the lean engine path
+for a new websocket with a slimmer environ (engineio still answers every other request), the
+middleware bypass of websocket upgrades only, plain text events decoded without a Packet, and
+the socket event counter.
 """
 
 from __future__ import annotations
@@ -142,3 +143,73 @@ async def test_websocket_session_is_counted_and_served(client: Client) -> None:
         assert sock.sid in client.app[keys.GATEWAY].identities
         ack = await sock.call("job:unwatch", {"job_id": "j_none"})
         assert ack == {"ok": True}
+
+
+async def test_websocket_environ_keeps_what_an_app_reads(client: Client) -> None:
+    user = await register(client)
+    async with connected(client, token_of(user)) as sock:
+        environ = sio_of(client).get_environ(sock.sid)
+        assert environ["REQUEST_METHOD"] == "GET"
+        assert environ["PATH_INFO"] == "/socket.io/"
+        assert "transport=websocket" in environ["QUERY_STRING"]
+        assert environ["HTTP_UPGRADE"].lower() == "websocket"
+        assert "HTTP_HOST" in environ and "aiohttp.request" in environ
+        assert "wsgi.version" not in environ and "SERVER_SOFTWARE" not in environ
+
+
+def test_plain_events_skip_the_packet_decode_and_nothing_else() -> None:
+    from hub.engine_guard import _plain_event
+
+    assert _plain_event('2["location:update",{"lat":1}]') == (None, '["location:update",{"lat":1}]')
+    assert _plain_event('217["job:watch",{}]') == (17, '["job:watch",{}]')
+    assert _plain_event("2" + "9" * 15 + '["e"]') == (int("9" * 15), '["e"]')
+    for other in (
+        "2" + "9" * 16 + '["e"]',  # a long id: python-socketio's own checks
+        '2/chat,["e"]',  # another namespace
+        '21-["e",{"_placeholder":true,"num":0}]',  # binary attachments
+        '3["e"]',  # an ACK
+        "2",
+        '2{"a":1}',
+        "2²[]",  # a digit, but not an ASCII one
+        b'2["e"]',
+        None,
+    ):
+        assert _plain_event(other) is None, other
+
+
+async def test_plain_event_packets_behave_as_before(client: Client) -> None:
+    """Acks, unknown events, reserved names and broken JSON through the fast path."""
+    user = await register(client)
+    raw = await RawSocket.open(port_of(client))
+    try:
+        await raw.connect(token_of(user))
+        # Engine.IO MESSAGE ("4") carrying the Socket.IO packet
+        raw.send('425["job:unwatch",{"job_id":"j1"}]')
+        assert await raw.recv() == '435[{"ok":true}]'
+        raw.send('426["no:such",{}]')
+        reply = await raw.recv()
+        assert reply is not None and reply.startswith('436[{"ok":false') and "not_found" in reply
+        raw.send('427["disconnect"]')  # reserved: answered, never dispatched
+        reply = await raw.recv()
+        assert reply is not None and reply.startswith('437[{"ok":false') and "not_found" in reply
+        raw.send('42["job:unwatch",{"job_id":"j1"}]')  # no ack asked: none sent
+        raw.send('428["job:unwatch",{"job_id":"j1"}]')
+        assert await raw.recv() == '438[{"ok":true}]'
+        raw.send('42["job:unwatch",{oops')  # not JSON: the client is dropped
+        assert await raw.closed_by_server()
+    finally:
+        await raw.close()
+
+
+async def test_socket_events_are_counted(client: Client) -> None:
+    user = await register(client)
+    async with connected(client, token_of(user)) as sock:
+        for _ in range(2):
+            assert await sock.call("job:unwatch", {"job_id": "j1"}) == {"ok": True}
+        assert (await sock.call("job:unwatch", {}))["ok"] is False
+    resp = await client.get("/metrics")
+    text = await resp.text()
+    assert 'tradeshub_socket_events_total{event="job:unwatch",outcome="ok"} 2.0' in text
+    assert (
+        'tradeshub_socket_events_total{event="job:unwatch",outcome="validation_error"} 1.0' in text
+    )
