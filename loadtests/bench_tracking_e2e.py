@@ -9,8 +9,9 @@ ETA, breadcrumbs, room broadcaster) on a database seeded by ``tradeshub benchsee
 Usage::
 
     .venv/bin/python loadtests/bench_tracking_e2e.py --bench /work/scratch/bench-e2e \\
-        [--servers node,hub,py-fast] [--reps 3] [--modes load,idle] [--share-viewers] \\
-        [--ramp 10,15,20,30,40,55,75,100,130,170,220] [--rate 10] [--port 3800]
+        [--servers node,hub,py-fast] [--topologies single,redis] [--reps 3] \\
+        [--modes load,idle] [--share-viewers] [--ramp 10,15,20,30,40,55,75,100,130,170,220] \\
+        [--rate 10] [--port 3800]
 
 What it does:
 
@@ -31,7 +32,13 @@ What it does:
    ``location``; the hub its real events with the fixture's tokens and job ids.
 4. After each hub trial, reads the hub's ``/metrics`` (points accepted / filtered as noise,
    deliveries) before the process stops: a filtered point is not a lost one.
-5. Prints run.py's tables and the issue's targets (hub vs node in this run), and writes
+5. Topology ``redis`` (issue 6): two processes per trial, publishers on node A and watchers
+   on node B, fan-out through the shared Redis at 127.0.0.1:6379 (run.py's own topology). The
+   hub's two nodes are two ``serve`` processes with ``REDIS_URL`` on the same database; Node
+   uses @socket.io/redis-adapter and ``py-fast`` python-socketio's AsyncRedisManager, as
+   run.py builds them. Both processes are pinned to core 0, so the server side has one core
+   in both topologies. Idle trials stay single-node (as in run.py).
+6. Prints run.py's tables and the issue's targets (hub vs node in this run), and writes
    ``results/e2e-<stamp>.{json,md}`` in the harness folder.
 """
 
@@ -236,6 +243,9 @@ def main() -> int:
     ap.add_argument("--bench", type=Path, required=True, help="a set-up copy of shared/bench")
     ap.add_argument("--servers", default="node,hub", help="run.py server names and/or hub")
     ap.add_argument("--modes", default="load,idle")
+    ap.add_argument(
+        "--topologies", default="single", help="single and/or redis (2 nodes: pubs A, watchers B)"
+    )
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--rooms", type=int, default=50)
     ap.add_argument("--watchers", type=int, default=20)
@@ -284,9 +294,19 @@ def main() -> int:
         benchseed(env, seed_rooms, args.watchers, args.share_viewers, fixture)
 
         def hub_builder(port: int, redis: Any, ch: Any) -> tuple[list[str], dict[str, str]]:
-            return [PYTHON, "-m", "api", "serve", "--port", str(port), "--no-migrate"], env
+            node_env = dict(env, REDIS_URL=redis) if redis else env
+            return [PYTHON, "-m", "api", "serve", "--port", str(port), "--no-migrate"], node_env
 
-        harness.SERVERS["hub"] = ("tradeshub hub (python -m api serve)", hub_builder, False)
+        harness.SERVERS["hub"] = ("tradeshub hub (python -m api serve)", hub_builder, True)
+        topologies = args.topologies.split(",")
+        for topo in topologies:
+            if topo not in ("single", "redis"):
+                sys.exit(f"unknown topology {topo}; single or redis")
+        if "redis" in topologies:
+            no_redis = [n for n in servers if not harness.SERVERS[n][2]]
+            if no_redis:
+                skipped = ", ".join(no_redis)
+                print(f"[e2e] no redis mode (skipped there): {skipped}", file=sys.stderr)
         common = ["--pub-speed-key", "speed_mps", "--pub-track", "time"]
         hub_protocol = [
             "--path", "/socket.io",
@@ -313,7 +333,7 @@ def main() -> int:
             idle_clients=args.idle_clients,
             max_secs=args.max_secs,
             servers=servers,
-            topologies=["single"],
+            topologies=topologies,
             baseline="node" if "node" in servers else servers[0],
         )
 
@@ -323,27 +343,32 @@ def main() -> int:
         def run_gen(a: Any, gen_args: list[str], timeout: float) -> dict[str, Any]:
             d: dict[str, Any] = original_run_gen(a, gen_args, timeout)
             if current.get("name") == "hub":
-                d["hub_metrics"] = scrape_metrics(current["port"])
+                ports = [current["port"]] + ([current["port"] + 1] if current["redis"] else [])
+                d["hub_metrics"] = [scrape_metrics(p) for p in ports]
                 print(f"    [hub] {d['hub_metrics']}", file=sys.stderr, flush=True)
             return d
 
         harness.run_gen = run_gen  # type: ignore[attr-defined]
         results: list[tuple[str, str, str, dict[str, Any]]] = []
         port = args.port
-        for mode in [m for m in ("load", "idle") if m in modes]:
+        plan = [("load", topo) for topo in topologies if "load" in modes]
+        plan += [("idle", "single")] if "idle" in modes else []
+        for mode, topo in plan:
             for rep in range(args.reps):
                 for name in servers:  # A B C ... A B C ...
+                    if topo == "redis" and not harness.SERVERS[name][2]:
+                        continue
                     print(
-                        f"[e2e] rep {rep + 1}/{args.reps} {mode} {name} (port {port})",
+                        f"[e2e] rep {rep + 1}/{args.reps} {mode} {topo} {name} (port {port})",
                         file=sys.stderr,
                         flush=True,
                     )
-                    current.update(name=name, port=port)
+                    current.update(name=name, port=port, redis=topo == "redis")
                     passthru = per_server.get(name, common)
-                    d = harness.trial(hargs, name, "single", mode, port, passthru)
+                    d = harness.trial(hargs, name, topo, mode, port, passthru)
                     if not d.get("ok"):
                         print(f"[e2e]   FAILED: {str(d.get('error'))[:500]}", file=sys.stderr)
-                    results.append(("single", name, mode, d))
+                    results.append((topo, name, mode, d))
                     port += 2
         raw = outdir / f"e2e-{stamp}.json"
         raw.write_text(json.dumps({"argv": sys.argv, "results": results}))
@@ -373,12 +398,17 @@ def _median(xs: list[float]) -> float | None:
 
 
 def targets(results: list[tuple[str, str, str, dict[str, Any]]], servers: list[str]) -> str:
-    """The issue's targets, hub vs node of this run, plus the hub's noise counters."""
+    """The issues' targets, the hub vs the anchors of this run, plus the hub's noise counters.
 
-    def load(name: str, path: tuple[str, ...]) -> float | None:
+    single (issue 5): saturation >= Node, p99 <= 5 ms at the fixed rate, idle RSS <= Node.
+    redis (issue 6): saturation >= Node + redis-adapter and >= 1.5x python-socketio's
+    AsyncRedisManager (``py-fast``).
+    """
+
+    def load(topo: str, name: str, path: tuple[str, ...]) -> float | None:
         vals = []
-        for _, n, m, d in results:
-            if n == name and m == "load" and d.get("ok"):
+        for t, n, m, d in results:
+            if t == topo and n == name and m == "load" and d.get("ok"):
                 v: Any = d
                 for p in path:
                     v = v.get(p) if isinstance(v, dict) else None
@@ -394,28 +424,49 @@ def targets(results: list[tuple[str, str, str, dict[str, Any]]], servers: list[s
             ]
         )
 
-    lines = ["\n### targets (hub vs node, this run)\n"]
-    if "hub" in servers and "node" in servers:
-        sat = ("phases", "ramp", "saturation_delivered_per_s")
-        hs, ns = load("hub", sat), load("node", sat)
-        p99 = load("hub", ("phases", "fixed", "latency_ms", "p99"))
-        hi, ni = idle("hub"), idle("node")
-        if hs is not None and ns:
-            verdict = "met" if hs / ns >= 1.0 else "NOT met"
-            lines.append(
-                f"- saturation hub/node = {hs:,.0f}/{ns:,.0f} = {hs / ns:.2f} (>= 1.0: {verdict})"
-            )
+    def ratio_line(label: str, hub: float | None, anchor: float | None, need: float) -> str:
+        if hub is None or not anchor:
+            return f"- {label}: not measured in this run"
+        verdict = "met" if hub / anchor >= need else "NOT met"
+        return f"- {label} = {hub:,.0f}/{anchor:,.0f} = {hub / anchor:.2f} (>= {need}: {verdict})"
+
+    sat = ("phases", "ramp", "saturation_delivered_per_s")
+    lines = ["\n### targets (the hub vs the anchors, this run)\n"]
+    if "hub" not in servers:
+        return "\n".join([*lines, "- the hub was not in this run"])
+    topos = {t for t, _, m, _ in results if m == "load"}
+    if "single" in topos and "node" in servers:
+        lines.append(
+            ratio_line("single: saturation hub/node", load("single", "hub", sat),
+                       load("single", "node", sat), 1.0)
+        )  # fmt: skip
+        p99 = load("single", "hub", ("phases", "fixed", "latency_ms", "p99"))
         if p99 is not None:
             verdict = "met" if p99 <= 5 else "NOT met"
-            lines.append(f"- hub p99 at the fixed rate = {p99:.2f} ms (<= 5 ms: {verdict})")
-        if hi is not None and ni:
-            verdict = "met" if hi <= ni else "NOT met"
-            lines.append(f"- RSS per 1k idle hub/node = {hi:.2f}/{ni:.2f} MB (<= node: {verdict})")
-    noise = [d.get("hub_metrics") for _, n, m, d in results if n == "hub" and m == "load"]
-    if noise:
-        lines.append(
-            f"- hub /metrics after each load trial (points by outcome, deliveries): {noise}"
-        )
+            lines.append(f"- single: hub p99 at the fixed rate = {p99:.2f} ms (<= 5 ms: {verdict})")
+    if "redis" in topos:
+        hub = load("redis", "hub", sat)
+        if "node" in servers:
+            lines.append(
+                ratio_line("redis: saturation hub/node+redis-adapter", hub,
+                           load("redis", "node", sat), 1.0)
+            )  # fmt: skip
+        if "py-fast" in servers:
+            lines.append(
+                ratio_line("redis: saturation hub/AsyncRedisManager (py-fast)", hub,
+                           load("redis", "py-fast", sat), 1.5)
+            )  # fmt: skip
+    hi, ni = idle("hub"), idle("node")
+    if hi is not None and ni:
+        verdict = "met" if hi <= ni else "NOT met"
+        lines.append(f"- RSS per 1k idle hub/node = {hi:.2f}/{ni:.2f} MB (<= node: {verdict})")
+    for topo in sorted(topos):
+        noise = [d.get("hub_metrics") for t, n, m, d in results if t == topo and n == "hub"]
+        if noise:
+            lines.append(
+                f"- {topo}: hub /metrics after each load trial, per node "
+                f"(points by outcome, deliveries): {noise}"
+            )
     return "\n".join(lines)
 
 
