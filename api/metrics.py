@@ -80,6 +80,11 @@ class Metrics:
             "Location events replaced by a newer one before a slow socket could take them.",
             registry=self.registry,
         )
+        self.live_state_write_failures = Counter(
+            "tradeshub_live_state_write_failures_total",
+            "Failed writes of live positions to Redis (each retried; points kept on the node).",
+            registry=self.registry,
+        )
         self.chat_messages = Counter(
             "tradeshub_chat_messages_total",
             "Chat messages stored.",

@@ -1,12 +1,12 @@
 """Feature context of live tracking: location ingest, job watching, share links.
 
-Starts after the database and the jobs feature. Builds the live state (memory; a Redis twin
-plugs in here), the per-node active-job cache, the tracker, the read side and share links;
-plugs live positions into matching, follows status changes (``JobStatusService`` hook and
-the bus), wires the gateway's share-link verifier and socket events, and owns the
-background tasks: the breadcrumb writer, housekeeping (live state sweep, metrics), and on
-several nodes the location relay. They are cancelled and awaited on shutdown, then the
-pending breadcrumbs are written.
+Starts after the database and the jobs feature. Builds the live state (in Redis on the app's
+client when ``REDIS_URL`` is set, else in memory), the per-node active-job cache, the
+tracker, the read side and share links; plugs live positions into matching, follows status
+changes (``JobStatusService`` hook and the bus), wires the gateway's share-link verifier and
+socket events, and owns the background tasks: the breadcrumb writer, housekeeping (live
+state sweep, metrics), and on several nodes the location relay. They are cancelled and
+awaited on shutdown, then the pending breadcrumbs and live positions are written.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from hub.events import JOB_LOCATION
 from hub.gateway import Identity
 from hub.job_events import JobEvent, JobEvents
 from hub.live_state import LiveState, MemoryLiveState
+from hub.live_state_redis import RedisLiveState
 from hub.manager import BusManager
 from hub.namespaces.tracking import TrackingEvents
 from hub.notify import Notifier
@@ -52,7 +53,10 @@ async def tracking_feature(app: web.Application) -> AsyncIterator[None]:
     statuses = app[keys.JOB_STATUS]
     clock = app.get(keys.TRACKING_CLOCK, time.time)
 
-    live = MemoryLiveState(clock)
+    # Memory or Redis, as create_app decided for the bus (on its Redis client).
+    live: LiveState = (
+        RedisLiveState(app[keys.REDIS], clock) if settings.redis_url else MemoryLiveState(clock)
+    )
     app[keys.MATCHER].use_live_positions(live.position)
     active = ActiveJobs(pool)
     job_events = JobEvents(app[keys.BUS])
@@ -135,6 +139,12 @@ async def _housekeeping(
     metrics.gauge(
         "tradeshub_breadcrumbs_pending", "Breadcrumb rows waiting to be written.", _len(crumbs)
     )
+    if isinstance(live, RedisLiveState):
+        metrics.gauge(
+            "tradeshub_live_state_pending",
+            "Live positions waiting to be written to Redis (at most one per contractor).",
+            lambda: float(live.pending),
+        )
     exported: dict[str, int] = {}
 
     def export(label: str, value: int, counter: Any) -> None:
@@ -151,6 +161,8 @@ async def _housekeeping(
         for reason, count in tracker.noise.items():
             export(reason, count, metrics.location_points.labels(reason))
         export("deliveries", tracker.deliveries, metrics.deliveries.labels("job_location"))
+        if isinstance(live, RedisLiveState):
+            export("live_writes", live.write_failures, metrics.live_state_write_failures)
         if rounds % SWEEP_EVERY == 0:
             live.sweep()
 

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import msgspec
 
+from geo.distance import fast_distance_m
+
 STALE_AFTER_S = 300.0
 """A contractor's position counts for matching while its last point is this fresh."""
 KEEP_S = 3600.0
@@ -52,16 +54,26 @@ class LiveState(Protocol):
       stored one's for that contractor changes nothing and returns False.
     - ``latest`` returns the stored point, fresh or stale, or None. It is read-your-writes on
       the node that called ``put``; on other nodes it may lag by an implementation-stated
-      bound (memory: other nodes see nothing) and never goes back to an older point.
+      bound (memory: other nodes see nothing; Redis: what this node last put, fetched or
+      primed) and never goes back to an older point. Use ``fetch`` where an await is fine.
     - ``position`` is matching's ``LivePosition``: ``(lat, lng)`` of the latest point while
       it was received less than ``stale_after_s`` ago (server clock, injected), else None.
     - A point is kept at least ``keep_s`` (>= ``stale_after_s``) after it was received; after
       that it may be forgotten (``latest`` returns None). ``sweep`` forgets what is due on
       implementations that need it (the tracking feature calls it every few seconds) and
       returns how many points it dropped; key-TTL backends may return 0.
+    - ``fetch`` (async, off the hot path: a ``job:watch`` ack, ``GET /jobs/{id}/track``)
+      returns the newest point known anywhere (this node's or the shared state's), or None,
+      and leaves it as this node's ``latest`` when it is newer. If the shared state cannot
+      be read it answers from this node. Memory: ``latest``.
     - ``prime`` (async, off the hot path: when a contractor's socket connects) makes this
       node's ``latest`` reflect the shared state, so the noise filter continues where the
       contractor's previous node left off. A no-op for memory.
+    - ``near`` (async) lists the contractors whose fresh position (as ``position``) lies
+      within ``radius_m`` of a point, nearest first, at most ``limit``, as
+      ``(contractor_id, distance_m)`` (distance within 0.5 % or 1 m of
+      ``geo.distance.fast_distance_m``); on a shared implementation, this node's points at
+      once and other nodes' once they are written behind.
     - ``start``/``close`` acquire and release what the implementation needs; ``close`` flushes
       pending writes.
     """
@@ -77,7 +89,13 @@ class LiveState(Protocol):
 
     def sweep(self) -> int: ...
 
+    async def fetch(self, contractor_id: str) -> LivePoint | None: ...
+
     async def prime(self, contractor_id: str) -> None: ...
+
+    async def near(
+        self, lat: float, lng: float, radius_m: float, limit: int
+    ) -> list[tuple[str, float]]: ...
 
     async def start(self) -> None: ...
 
@@ -134,11 +152,41 @@ class MemoryLiveState:
             del self._points[contractor_id]
         return len(due)
 
+    async def fetch(self, contractor_id: str) -> LivePoint | None:
+        return self._points.get(contractor_id)
+
     async def prime(self, contractor_id: str) -> None:
         return None
+
+    async def near(
+        self, lat: float, lng: float, radius_m: float, limit: int
+    ) -> list[tuple[str, float]]:
+        return near_in(self._points, self._clock() - self.stale_after_s, lat, lng, radius_m, limit)
 
     async def start(self) -> None:
         return None
 
     async def close(self) -> None:
         return None
+
+
+def near_in(
+    points: dict[str, LivePoint],
+    since: float,
+    lat: float,
+    lng: float,
+    radius_m: float,
+    limit: int,
+) -> list[tuple[str, float]]:
+    """``LiveState.near`` over ``points`` received after ``since``.
+
+    A scan: one node's contractors are few, and nothing on the hot path calls it.
+    """
+    found = []
+    for contractor_id, p in points.items():
+        if p.received_at > since:
+            distance = fast_distance_m(lat, lng, p.lat, p.lng)
+            if distance <= radius_m:
+                found.append((contractor_id, distance))
+    found.sort(key=lambda item: item[1])
+    return found[: max(0, limit)]

@@ -82,15 +82,16 @@ class TrackView:
                 raise NotFound("no such job")
             return job
 
-    def live_fields(self, job: Job) -> dict[str, Any]:
+    async def live_fields(self, job: Job) -> dict[str, Any]:
         """``location``, ``eta_s``, ``distance_m`` of an active job, when a point of it is known.
 
         ``location`` is the contractor's latest point fanned out to this job (never a point
-        of another job, nor one from before the job became active).
+        of another job, nor one from before the job became active). Read with
+        ``LiveState.fetch``: the contractor may stream to another node.
         """
         if job.status not in ACTIVE or job.contractor_id is None:
             return {}
-        point = self._live.latest(job.contractor_id)
+        point = await self._live.fetch(job.contractor_id)
         if point is None or point.job_id != job.id:
             return {}
         out: dict[str, Any] = {"location": point_json(point)}
@@ -118,7 +119,7 @@ class TrackView:
         return {
             "job_id": job.id,
             "status": job.status,
-            **self.live_fields(job),
+            **(await self.live_fields(job)),
             "breadcrumb": await self.breadcrumb(job.id),
         }
 
@@ -133,6 +134,6 @@ class TrackView:
             "title": job.title,
             "status": job.status,
             "site": {"lat": job.lat, "lng": job.lng},
-            **self.live_fields(job),
+            **(await self.live_fields(job)),
             "breadcrumb": await self.breadcrumb(job.id),
         }

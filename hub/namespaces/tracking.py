@@ -74,7 +74,7 @@ class TrackingEvents:
         )
         # Join first, then read: a point fanned out in between is in the ack or delivered.
         await self._enter(identity.sid, job_room(job.id))
-        return ok(job={"id": job.id, "status": job.status}, **self._view.live_fields(job))
+        return ok(job={"id": job.id, "status": job.status}, **(await self._view.live_fields(job)))
 
     async def unwatch(self, identity: Identity, data: Any) -> dict[str, Any]:
         job_id = parse_watch(data)

@@ -15,6 +15,7 @@ from tests.api.test_track_share import viewer
 from tests.hub.realtime_support import connected, identities_of, token_of, until
 from tests.hub.tracking_support import base_ts, tracked_job
 from tests.support.processes import private_redis
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.redis
 
@@ -68,3 +69,41 @@ async def until_async(check: Any, tries: int = 200) -> None:
         if await check():
             return
     raise AssertionError("the watcher on the other node never got a point")
+
+
+async def test_latest_point_and_noise_filter_cross_nodes(make_client: Any, tmp_path: Path) -> None:
+    """The contractor streams to node a: a watcher who (re)watches on node b gets the latest
+    point in its ack and in ``GET /track`` (the Redis live state); the contractor moving to
+    node b keeps its noise filter (``prime``)."""
+    with private_redis(tmp_path) as redis:
+        node_a = await make_client(redis_url=redis.url)
+        node_b = await make_client(redis_url=redis.url)
+        if not isinstance(node_a.app[keys.BUS], RedisBus):
+            pytest.skip("this app does not join nodes through Redis (api/app.py)")
+        t = await tracked_job(node_a, "en_route")
+        ts = base_ts()
+        async with connected(node_a, token_of(t.contractor)) as contractor:
+            for n in range(3):
+                ack = await contractor.call("location:update", t.at(900 - n * 10, ts + n * 1000))
+                assert ack == {"ok": True, "accepted": True}, ack
+        last_ts = ts + 2000
+
+        async def watched_on_b() -> bool:
+            async with connected(node_b, token_of(t.customer)) as watcher:
+                ack = await watcher.call("job:watch", {"job_id": t.job_id})
+            assert ack["ok"] is True, ack
+            return bool(ack.get("location", {}).get("ts") == last_ts)
+
+        # written behind on node a (every 0.1 s), then read by node b's watch
+        await eventually(watched_on_b)
+        resp = await node_b.get(f"/api/v1/jobs/{t.job_id}/track", headers=t.customer["auth"])
+        body = await resp.json()
+        assert resp.status == 200 and body["location"]["ts"] == last_ts
+        assert 870 < body["distance_m"] <= 881 and body["eta_s"] > 0
+
+        async with connected(node_b, token_of(t.contractor)) as contractor:
+            # older than node a's last point: node b knows it, so this is noise there too
+            ack = await contractor.call("location:update", t.at(500, last_ts - 500))
+            assert ack == {"ok": True, "accepted": False}, ack
+            ack = await contractor.call("location:update", t.at(870, last_ts + 1000))
+            assert ack == {"ok": True, "accepted": True}, ack
