@@ -60,14 +60,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import urllib.parse
-from typing import Any
+from typing import Any, Protocol
 
+import orjson
 from aiohttp import web
 from engineio import exceptions as eio_exceptions
 from engineio import payload as eio_payload
 from socketio import packet as sio_packet
 
-from hub.engine import HubEngineServer, HubServer
+from hub.engine import HubEngineServer, HubServer, Wire, ws_frame
 from hub.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,20 @@ class GuardedEngineServer(HubEngineServer):
             )
         return bool(socket.queue.qsize() > self.max_backlog_packets)
 
+    def write_now(self, sid: str, frame: bytes) -> bool:
+        """Write a whole websocket frame to a websocket session now, with :meth:`send_packet`'s
+        backlog rule. False when the session has no websocket yet (polling) or is gone: the
+        caller then takes the packet path."""
+        socket = self.sockets.get(sid)
+        wire: Wire | None = getattr(socket, "wire", None)
+        if wire is None or socket.closed:
+            return False
+        if self.backlog_exceeded(socket):
+            if not socket.closing:
+                self._abort(socket, wire)
+            return True
+        return wire.send(frame)
+
     async def send_packet(self, sid: str, pkt: Any) -> None:
         socket = self.sockets.get(sid)
         if socket is None or socket.closed:
@@ -217,17 +232,22 @@ class GuardedEngineServer(HubEngineServer):
     async def _overflow(self, socket: Any) -> None:
         if socket.closing:
             return
-        log.info("closing a socket whose peer stopped reading", extra={"sid": socket.sid})
         wire = getattr(socket, "wire", None)
         if wire is not None:
-            # Nothing more can reach this peer: drop the buffer; the reader then sees EOF
-            # and runs the usual disconnect path.
-            wire.transport.abort()
+            self._abort(socket, wire)
             return
+        log.info("closing a socket whose peer stopped reading", extra={"sid": socket.sid})
         while not socket.queue.empty():  # free the backlog; the CLOSE packet goes alone
             socket.queue.get_nowait()
             socket.queue.task_done()
         await self.close_session(socket.sid, self.reason.TRANSPORT_ERROR)
+
+    @staticmethod
+    def _abort(socket: Any, wire: Wire) -> None:
+        log.info("closing a socket whose peer stopped reading", extra={"sid": socket.sid})
+        # Nothing more can reach this peer: drop the buffer; the reader then sees EOF and
+        # runs the usual disconnect path.
+        wire.transport.abort()
 
     async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
         ret = await super()._trigger_event(event, *args, **kwargs)
@@ -272,6 +292,19 @@ def _is_payload(raw: bytes) -> bool:
     return True
 
 
+class FastEvents(Protocol):
+    """A namespace "/" handler some of whose events finish without awaiting.
+
+    ``fast_prefixes``: the start of those events' JSON text (``'["location:update",'``);
+    ``dispatch_now(sid, event, data)`` runs one with the namespace's usual checks and
+    returns the ack's argument.
+    """
+
+    fast_prefixes: tuple[str, ...]
+
+    def dispatch_now(self, sid: str, event: str, data: Any) -> Any: ...
+
+
 class GuardedServer(HubServer):
     """:class:`hub.engine.HubServer` on :class:`GuardedEngineServer`, with the Socket.IO guards.
 
@@ -289,6 +322,12 @@ class GuardedServer(HubServer):
         self.max_attachments = max_attachments
         self._handshakes: dict[str, asyncio.TimerHandle] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._fast: FastEvents | None = None
+
+    def register_namespace(self, namespace_handler: Any) -> None:
+        super().register_namespace(namespace_handler)
+        if namespace_handler.namespace == "/" and hasattr(namespace_handler, "dispatch_now"):
+            self._fast = namespace_handler
 
     def _engineio_server_class(self) -> type[GuardedEngineServer]:
         return GuardedEngineServer
@@ -355,8 +394,15 @@ class GuardedServer(HubServer):
         try:
             event = _plain_event(data) if eio_sid not in self._binary_packet else None
             if event is not None:
-                # What python-socketio does for this packet, without building a Packet
                 ack_id, payload = event
+                fast = self._fast
+                if (
+                    fast is not None
+                    and payload.startswith(fast.fast_prefixes)
+                    and self._event_now(fast, eio_sid, ack_id, payload)
+                ):
+                    return
+                # What python-socketio does for this packet, without building a Packet
                 await self._handle_event(
                     eio_sid, None, ack_id, self.packet_class.json.loads(payload)
                 )
@@ -374,6 +420,35 @@ class GuardedServer(HubServer):
             log.info("dropping a client announcing %d binary attachments", pending.attachment_count)
             del self._binary_packet[eio_sid]
             await self.eio.close_session(eio_sid, self.reason.TRANSPORT_ERROR)
+
+    def _event_now(self, fast: FastEvents, eio_sid: str, ack_id: int | None, text: str) -> bool:
+        """An event that finishes without awaiting (``location:update``, once per point per
+        contractor), run from the packet: python-socketio's ``_handle_event`` would wrap it
+        in three coroutines and build, encode and queue an ACK packet for the answer. Same
+        outcome as that path: a socket not connected to "/" is not served, the namespace
+        runs its checks, the ack goes out before the next packet of the socket is read.
+        False (nothing done) when the packet must take the usual path instead."""
+        sid = self.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is None or not self.manager.is_connected(sid, "/"):
+            return False
+        data = self.packet_class.json.loads(text)
+        if type(data) is not list or not data or type(data[0]) is not str:
+            return False
+        answer = fast.dispatch_now(sid, data[0], data[1] if len(data) > 1 else None)
+        if ack_id is None:
+            return True
+        frame = ws_frame(b"43" + str(ack_id).encode() + orjson.dumps([answer]))
+        if self.eio.write_now(eio_sid, frame):
+            return True
+        # Not on a websocket (long-polling): the packet path queues it
+        self._ack_later(eio_sid, ack_id, answer)
+        return True
+
+    def _ack_later(self, eio_sid: str, ack_id: int, answer: Any) -> None:
+        pkt = self.packet_class(sio_packet.ACK, namespace="/", id=ack_id, data=[answer])
+        task = asyncio.ensure_future(self._send_packet(eio_sid, pkt))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _handle_event(
         self, eio_sid: str, namespace: str | None, id: int | None, data: Any

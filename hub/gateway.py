@@ -8,12 +8,14 @@ a table of handlers, answers unknown events with ``not_found``, turns domain err
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
+import orjson
 import socketio
 
 from hub.auth import TokenCodec
@@ -37,6 +39,8 @@ class Identity:
 
 
 EventHandler = Callable[[Identity, Any], Awaitable[dict[str, Any]]]
+SyncEventHandler = Callable[[Identity, Any], dict[str, Any]]
+"""A handler that never awaits (``location:update``): see :meth:`Gateway.add_handlers`."""
 ConnectHook = Callable[[Identity], Awaitable[None]]
 DisconnectHook = Callable[[Identity], Awaitable[None]]
 ShareVerifier = Callable[[str], Awaitable[tuple[str, float]]]  # token -> (job_id, expires_at)
@@ -96,12 +100,30 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         self._on_connect_outcome = on_connect_outcome or (lambda outcome: None)
         self.identities: dict[str, Identity] = {}  # local sockets of this node only
         self._handlers["auth:refresh"] = self._refresh
+        self._sync_handlers: dict[str, SyncEventHandler] = {}
+        self.fast_prefixes: tuple[str, ...] = ()
 
-    def add_handlers(self, handlers: dict[str, EventHandler]) -> None:
+    def add_handlers(self, handlers: Mapping[str, EventHandler | SyncEventHandler]) -> None:
+        """Register event handlers. A plain (non-``async``) function is a handler that answers
+        without awaiting (``location:update``): the server runs it straight from the packet
+        (``hub.engine_guard.GuardedServer``'s fast path, :meth:`dispatch_now`), and packets
+        that do not take that path (long-polling, binary, odd framing) reach it through
+        :meth:`trigger_event` like any other. Same checks and answers either way."""
         for name, handler in handlers.items():
             if name in self._handlers:
                 raise ValueError(f"event {name} registered twice")
-            self._handlers[name] = handler
+            if inspect.iscoroutinefunction(handler):
+                self._handlers[name] = handler
+                continue
+            now = cast(SyncEventHandler, handler)
+
+            async def run(identity: Identity, data: Any, now: SyncEventHandler = now) -> Any:
+                return now(identity, data)
+
+            self._handlers[name] = run
+            self._sync_handlers[name] = now
+            # '["location:update",': how the event's JSON text starts
+            self.fast_prefixes += (orjson.dumps([name]).decode()[:-1] + ",",)
 
     def use_share_verifier(self, verifier: ShareVerifier) -> None:
         """Accept ``auth: {share_token}`` connects, resolved by ``verifier`` (live tracking
@@ -174,6 +196,27 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         self._on_connect_outcome("ok")
         return True
 
+    def dispatch_now(self, sid: str, event: str, data: Any) -> dict[str, Any]:
+        """Run a plain-function handler of :meth:`add_handlers` (the server's fast path)."""
+        identity = self.identities.get(sid)
+        handler = self._sync_handlers.get(event)
+        try:
+            self._check(identity, event, handler)
+            assert identity is not None and handler is not None  # _check raised otherwise
+            result = handler(identity, data)
+            self._on_event(event, "ok")
+            return result
+        except Exception as exc:
+            return self._answer_failure(event, handler is not None, sid, exc)
+
+    def _check(self, identity: Identity | None, event: str, handler: object) -> None:
+        if identity is None:
+            raise Unauthorized("not connected")
+        if identity.expires_at <= self._tokens.now() and event != "auth:refresh":
+            raise Unauthorized("credentials expired; send auth:refresh")
+        if handler is None:
+            raise NotFound(f"unknown event {str(event)[:64]!r}")
+
     async def _dispatch(self, event: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
         if not args:
             return None
@@ -182,24 +225,24 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         identity = self.identities.get(sid)
         handler = self._handlers.get(event) if isinstance(event, str) else None
         try:
-            if identity is None:
-                raise Unauthorized("not connected")
-            if identity.expires_at <= self._tokens.now() and event != "auth:refresh":
-                raise Unauthorized("credentials expired; send auth:refresh")
-            if handler is None:
-                raise NotFound(f"unknown event {str(event)[:64]!r}")
+            self._check(identity, event, handler)
+            assert identity is not None and handler is not None  # _check raised otherwise
             result = await handler(identity, data)
             self._on_event(event, "ok")
             return result
-        except DomainError as exc:
-            self._on_event(event if handler else "unknown", exc.code)
-            return failure(exc)
         except Exception as exc:
-            down = as_unavailable(exc)
-            if down is not None:
-                log.warning("dependency unavailable", extra={"event": event, "error": repr(exc)})
-                self._on_event(event, down.code)
-                return failure(down)
-            log.exception("socket handler failed", extra={"event": event, "sid": sid})
-            self._on_event(event, "internal_error")
-            return {"ok": False, "error": {"code": "internal_error", "message": "internal error"}}
+            return self._answer_failure(event, handler is not None, sid, exc)
+
+    def _answer_failure(self, event: str, known: bool, sid: str, exc: Exception) -> dict[str, Any]:
+        """The ack of a handler (or check) that raised; never a traceback to the client."""
+        if isinstance(exc, DomainError):
+            self._on_event(event if known else "unknown", exc.code)
+            return failure(exc)
+        down = as_unavailable(exc)
+        if down is not None:
+            log.warning("dependency unavailable", extra={"event": event, "error": repr(exc)})
+            self._on_event(event, down.code)
+            return failure(down)
+        log.error("socket handler failed", exc_info=exc, extra={"event": event, "sid": sid})
+        self._on_event(event, "internal_error")
+        return {"ok": False, "error": {"code": "internal_error", "message": "internal error"}}

@@ -13,7 +13,7 @@ from typing import Any
 
 from hub.errors import Forbidden
 from hub.events import job_room
-from hub.gateway import EventHandler, Identity, ok
+from hub.gateway import EventHandler, Identity, SyncEventHandler, ok
 from hub.tracking import Tracker
 from hub.tracking_payloads import parse_batch, parse_point, parse_watch
 from hub.tracking_view import TrackView
@@ -50,7 +50,7 @@ class TrackingEvents:
         self._enter = enter_room
         self._leave = leave_room
 
-    def handlers(self) -> dict[str, EventHandler]:
+    def handlers(self) -> dict[str, EventHandler | SyncEventHandler]:
         return {
             "location:update": self.update,
             "location:batch": self.batch,
@@ -58,7 +58,9 @@ class TrackingEvents:
             "job:unwatch": self.unwatch,
         }
 
-    async def update(self, identity: Identity, data: Any) -> dict[str, Any]:
+    def update(self, identity: Identity, data: Any) -> dict[str, Any]:
+        # Not async: the gateway runs it straight from the packet (its fast path), once per
+        # point per contractor.
         contractor_id = _contractor(identity)
         accepted = self._tracker.ingest(contractor_id, parse_point(data))
         return _ACCEPTED if accepted else _NOT_ACCEPTED
