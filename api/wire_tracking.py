@@ -98,7 +98,7 @@ async def tracking_feature(app: web.Application) -> AsyncIterator[None]:
     await job_events.start()
     jobs: list[Coroutine[Any, Any, None]] = [
         crumbs.run(),
-        _housekeeping(tracker, live, crumbs, app[keys.METRICS]),
+        _housekeeping(tracker, relay, live, crumbs, app[keys.METRICS]),
     ]
     if relay is not None:
         jobs.append(relay.run())
@@ -124,16 +124,22 @@ def _relay(sio: GuardedServer, notifier: Notifier) -> LocationRelay | None:
     if not isinstance(manager, BusManager):
         return None
 
+    relay = LocationRelay(notifier.job_location_all_nodes)
+
     def deliver(room: str, event: str, data: Any, key: str, skip_sid: str | None) -> None:
         if event == JOB_LOCATION and isinstance(data, dict):
-            notifier.job_location(key, data, room)
+            relay.delivered += notifier.job_location(key, data, room)
 
     manager.on_latest(deliver)
-    return LocationRelay(notifier.job_location_all_nodes)
+    return relay
 
 
 async def _housekeeping(
-    tracker: Tracker, live: LiveState, crumbs: BreadcrumbWriter, metrics: Metrics
+    tracker: Tracker,
+    relay: LocationRelay | None,
+    live: LiveState,
+    crumbs: BreadcrumbWriter,
+    metrics: Metrics,
 ) -> None:
     """Export the hot path's plain counters to Prometheus; sweep the live state."""
     metrics.gauge(
@@ -160,7 +166,10 @@ async def _housekeeping(
         export("accepted", tracker.accepted, metrics.location_points.labels("accepted"))
         for reason, count in tracker.noise.items():
             export(reason, count, metrics.location_points.labels(reason))
-        export("deliveries", tracker.deliveries, metrics.deliveries.labels("job_location"))
+        # this node's deliveries: its own points' (one node) or every node's points relayed
+        # to this node's watchers (several nodes)
+        delivered = tracker.deliveries + (relay.delivered if relay is not None else 0)
+        export("deliveries", delivered, metrics.deliveries.labels("job_location"))
         if isinstance(live, RedisLiveState):
             export("live_writes", live.write_failures, metrics.live_state_write_failures)
         if rounds % SWEEP_EVERY == 0:

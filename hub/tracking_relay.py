@@ -36,6 +36,7 @@ class LocationRelay:
         self._wake = asyncio.Event()
         self.published = 0
         self.superseded = 0
+        self.delivered = 0  # job:location written to this node's watchers (any node's points)
 
     @property
     def pending(self) -> int:

@@ -50,6 +50,19 @@ async def test_points_and_changes_cross_nodes(make_client: Any, tmp_path: Path) 
             assert point["job_id"] == t.job_id and point["eta_s"] > 0
             assert 1900 < point["distance_m"] <= 2001
 
+            # node b counts the deliveries it made of node a's points (its /metrics)
+            async def delivered_on(node: Any) -> float:
+                text = await (await node.get("/metrics")).text()
+                key = 'tradeshub_fanout_deliveries_total{kind="job_location"} '
+                found = [line for line in text.splitlines() if line.startswith(key)]
+                return float(found[0].split()[-1]) if found else 0.0
+
+            async def counted() -> bool:
+                return await delivered_on(node_b) >= len(watcher.got("job:location"))
+
+            await eventually(counted, within=5)
+            assert await delivered_on(node_a) == 0  # no watcher there
+
             # a link made and revoked on node b ends its viewer on node a
             resp = await node_b.post(f"/api/v1/jobs/{t.job_id}/share", headers=t.customer["auth"])
             link = await resp.json()
