@@ -213,3 +213,34 @@ async def test_socket_events_are_counted(client: Client) -> None:
     assert (
         'tradeshub_socket_events_total{event="job:unwatch",outcome="validation_error"} 1.0' in text
     )
+
+
+async def test_an_accepted_websocket_drops_its_http_parser_and_shares_writer_parts(
+    client: Client,
+) -> None:
+    """Both ways into a websocket session (direct, and polling upgraded) slim the connection
+    (``hub.engine._slim``), and the slimmed connections still carry traffic both ways and
+    close cleanly."""
+    users = [await register(client) for _ in range(2)]
+    eio = sio_of(client).eio
+    async with (
+        connected(client, token_of(users[0])) as direct,
+        connected(client, token_of(users[1]), transports=("polling", "websocket")) as upgraded,
+    ):
+        await until(lambda: upgraded.sio.transport() == "websocket", "the upgrade")
+        writers = []
+        for sock in (direct, upgraded):
+            eio_sid = sio_of(client).manager.eio_sid_from_sid(sock.sid, "/")
+            response = eio.sockets[eio_sid]._sock
+            assert response._req.protocol._parser is None
+            writers.append(response._writer)
+        for name in ("get_random_bits", "_send_lock", "_background_tasks"):
+            assert getattr(writers[0], name) is getattr(writers[1], name), name
+        assert writers[0].get_random_bits is eio.writer_parts.random_bits
+        for sock, user in ((direct, users[0]), (upgraded, users[1])):
+            room = f"user:{user['user']['id']}"
+            await sio_of(client).emit("hello", {"to": room}, room=room)
+            assert await sock.next("hello") == [{"to": room}]
+            ack = await sock.call("auth:refresh", {"token": token_of(user)})
+            assert ack["ok"] is True
+    await until(lambda: not eio.sockets, "both sessions to end")
