@@ -461,7 +461,11 @@ def targets(results: list[tuple[str, str, str, dict[str, Any]]], servers: list[s
         verdict = "met" if hi <= ni else "NOT met"
         lines.append(f"- RSS per 1k idle hub/node = {hi:.2f}/{ni:.2f} MB (<= node: {verdict})")
     for topo in sorted(topos):
-        noise = [d.get("hub_metrics") for t, n, m, d in results if t == topo and n == "hub"]
+        noise = [
+            d.get("hub_metrics")
+            for t, n, m, d in results
+            if t == topo and n == "hub" and m == "load"
+        ]
         if noise:
             lines.append(
                 f"- {topo}: hub /metrics after each load trial, per node "
