@@ -49,7 +49,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from hub.live_state import KEEP_S, STALE_AFTER_S, LivePoint, near_in
+from hub.live_state import KEEP_S, STALE_AFTER_S, LivePoint, MemoryLiveState
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,8 @@ class RedisLiveState:
         self._near = redis.register_script(_NEAR)
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode = msgspec.msgpack.Decoder(LivePoint).decode
-        self._points: dict[str, LivePoint] = {}  # this node's copy
+        # this node's copy: read-your-writes and the noise filter's reference
+        self._local = MemoryLiveState(clock, stale_after_s, keep_s)
         self._dirty: dict[str, None] = {}  # contractors whose copy is not written yet (ordered)
         self._sweep_due = False
         self._wake = asyncio.Event()
@@ -188,7 +189,7 @@ class RedisLiveState:
         """Write attempts that failed (each is retried; exported as a counter)."""
 
     def __len__(self) -> int:
-        return len(self._points)
+        return len(self._local)
 
     @property
     def pending(self) -> int:
@@ -201,41 +202,34 @@ class RedisLiveState:
     # -- the hot path: this node's copy only
 
     def put(self, point: LivePoint) -> bool:
-        points = self._points
-        contractor_id = point.contractor_id
-        old = points.get(contractor_id)
-        if old is not None and point.ts <= old.ts:
+        if not self._local.put(point):
             return False
-        points[contractor_id] = point
-        self._dirty[contractor_id] = None
+        self._dirty[point.contractor_id] = None
         self._wake.set()
         return True
 
     def latest(self, contractor_id: str) -> LivePoint | None:
-        return self._points.get(contractor_id)
+        return self._local.latest(contractor_id)
 
     def position(self, contractor_id: str) -> tuple[float, float] | None:
-        point = self._points.get(contractor_id)
-        if point is None or self._clock() - point.received_at >= self.stale_after_s:
-            return None
-        return point.lat, point.lng
+        return self._local.position(contractor_id)
 
     def sweep(self) -> int:
         """Forget this node's copies older than ``keep_s``; the writer then drops members
         that old from the GEO and seen sets (point keys expire by themselves)."""
-        deadline = self._clock() - self.keep_s
-        due = [c for c, p in self._points.items() if p.received_at < deadline]
-        for contractor_id in due:
-            del self._points[contractor_id]
-            self._dirty.pop(contractor_id, None)
+        dropped = self._local.sweep()
+        if dropped:
+            latest = self._local.latest
+            for contractor_id in [c for c in self._dirty if latest(c) is None]:
+                del self._dirty[contractor_id]
         self._sweep_due = True
         self._wake.set()
-        return len(due)
+        return dropped
 
     # -- reads of the shared state
 
     async def fetch(self, contractor_id: str) -> LivePoint | None:
-        local = self._points.get(contractor_id)
+        local = self._local.latest(contractor_id)
         try:
             async with asyncio.timeout(self._io_timeout_s):
                 raw = await self._redis.hget(self._point_key(contractor_id), "p")
@@ -253,7 +247,7 @@ class RedisLiveState:
         if remote.received_at < self._clock() - self.keep_s:
             return local  # past keep_s by this node's clock, though its key has not expired
         if local is None or remote.ts > local.ts:
-            self._points[contractor_id] = remote
+            self._local.put(remote)
             self._dirty.pop(contractor_id, None)  # Redis already has a newer point
             return remote
         return local
@@ -268,7 +262,7 @@ class RedisLiveState:
         if limit <= 0:
             return []
         if not -MAX_GEO_LAT <= lat <= MAX_GEO_LAT:  # GEOSEARCH refuses such a centre
-            return near_in(self._points, since, lat, lng, radius_m, limit)
+            return await self._local.near(lat, lng, radius_m, limit)
         try:
             async with asyncio.timeout(self._io_timeout_s):
                 await self.flush()  # this node's pending points count too
@@ -277,7 +271,7 @@ class RedisLiveState:
                 )
         except _FAILURES as exc:
             self._read_failed(exc)
-            return near_in(self._points, since, lat, lng, radius_m, limit)
+            return await self._local.near(lat, lng, radius_m, limit)
         self._read_ok()
         return [(_text(raw[i]), float(raw[i + 1])) for i in range(0, len(raw), 2)]
 
@@ -332,7 +326,7 @@ class RedisLiveState:
             if contractor_id not in dirty:  # fetched newer meanwhile: Redis has it
                 continue
             del dirty[contractor_id]
-            p = self._points.get(contractor_id)
+            p = self._local.latest(contractor_id)
             if p is None:  # swept meanwhile
                 continue
             taken.append(contractor_id)
@@ -352,7 +346,7 @@ class RedisLiveState:
                 log.exception("live state write refused", extra={"points": len(keys) - 2})
                 return
             for contractor_id in taken:
-                if contractor_id in self._points:
+                if self._local.latest(contractor_id) is not None:
                     dirty[contractor_id] = None
             raise
 
