@@ -16,7 +16,7 @@ import socket
 import struct
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import socketio
 from aiohttp.test_utils import TestClient
@@ -203,7 +203,7 @@ class RawSocket:
         self.writer = writer
 
     @classmethod
-    async def open(cls, port: int, rcvbuf: int = 4096) -> RawSocket:
+    async def open(cls, port: int, rcvbuf: int = 4096) -> Self:
         """Open the websocket and read Engine.IO's OPEN; no Socket.IO connect yet."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -243,20 +243,23 @@ class RawSocket:
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.writer.write(head + mask + masked)
 
+    async def frame(self) -> tuple[int, bytes]:
+        """(opcode, payload) of the next frame; server frames are unmasked and unfragmented."""
+        b0, b1 = await self.reader.readexactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            (n,) = struct.unpack("!H", await self.reader.readexactly(2))
+        elif n == 127:
+            (n,) = struct.unpack("!Q", await self.reader.readexactly(8))
+        return b0 & 0x0F, await self.reader.readexactly(n)
+
     async def recv(self) -> str | None:
         """The next text frame, answering pings; None once the server closed."""
         while True:
             try:
-                b0, b1 = await self.reader.readexactly(2)
-                n = b1 & 0x7F
-                if n == 126:
-                    (n,) = struct.unpack("!H", await self.reader.readexactly(2))
-                elif n == 127:
-                    (n,) = struct.unpack("!Q", await self.reader.readexactly(8))
-                payload = await self.reader.readexactly(n)
+                opcode, payload = await self.frame()
             except (asyncio.IncompleteReadError, ConnectionError):
                 return None
-            opcode = b0 & 0x0F
             if opcode == 0x8:
                 return None
             text = payload.decode()
@@ -279,6 +282,11 @@ class RawSocket:
         transport = self.writer.transport
         assert isinstance(transport, asyncio.ReadTransport)
         transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        transport = self.writer.transport
+        assert isinstance(transport, asyncio.ReadTransport)
+        transport.resume_reading()
 
     async def close(self) -> None:
         self.writer.close()

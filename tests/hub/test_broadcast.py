@@ -9,12 +9,7 @@ No assertion depends on timing; waits are bounded polls of a condition.
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import json
-import os
-import socket
-import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,18 +21,9 @@ from aiohttp.test_utils import TestServer
 
 from hub.broadcast import RoomBroadcaster
 from hub.engine import HubServer, HubSocket, Wire, ws_frame
+from tests.hub.realtime_support import RawSocket, until
 
 ROOM = "job-1"
-
-
-async def until(cond: Callable[[], bool], what: str, limit: float = 10.0) -> None:
-    """Wait until ``cond()`` holds (bounded, so a bug fails the test instead of hanging)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 def has(got: list[Any], n: int) -> Callable[[], bool]:
@@ -136,32 +122,16 @@ async def watcher(
     return c, got
 
 
-class RawClient:
-    """Engine.IO v4 / Socket.IO v5 over a raw socket whose reading can be paused."""
+class RawClient(RawSocket):
+    """:class:`RawSocket` on this module's hub (no auth). It reads every frame as it comes
+    and never answers pings (the mute client's test relies on that)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.sid = ""
+    sid = ""
 
     @classmethod
-    async def connect(cls, port: int, rcvbuf: int = 4096) -> RawClient:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # a small receive window, so the server's own write buffer fills after little data
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
-        reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 20)
-        key = base64.b64encode(os.urandom(16)).decode()
-        writer.write(
-            f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 101"), head
-        client = cls(reader, writer)
-        assert (await client.recv()).startswith("0{")  # Engine.IO OPEN
+    async def start(cls, port: int) -> RawClient:
+        """Open the websocket and connect to namespace "/"."""
+        client = await cls.open(port)
         client.send("40")
         connected = await client.recv()
         assert connected.startswith("40{"), connected
@@ -172,42 +142,10 @@ class RawClient:
         self.send("420" + json.dumps(["join", {"room": room}], separators=(",", ":")))
         assert await self.recv() == '430[{"ok":true}]'
 
-    def send(self, text: str) -> None:
-        payload = text.encode()
-        assert len(payload) < 126
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.writer.write(bytes((0x81, 0x80 | len(payload))) + mask + masked)
-
-    async def frame(self) -> tuple[int, bytes]:
-        """(opcode, payload) of the next frame; server frames are unmasked and unfragmented."""
-        b0, b1 = await self.reader.readexactly(2)
-        n = b1 & 0x7F
-        if n == 126:
-            (n,) = struct.unpack("!H", await self.reader.readexactly(2))
-        elif n == 127:
-            (n,) = struct.unpack("!Q", await self.reader.readexactly(8))
-        return b0 & 0x0F, await self.reader.readexactly(n)
-
     async def recv(self) -> str:
         opcode, payload = await self.frame()
         assert opcode == 0x1, opcode
         return payload.decode()
-
-    def pause(self) -> None:
-        transport = self.writer.transport
-        assert isinstance(transport, asyncio.ReadTransport)
-        transport.pause_reading()
-
-    def resume(self) -> None:
-        transport = self.writer.transport
-        assert isinstance(transport, asyncio.ReadTransport)
-        transport.resume_reading()
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
 
 
 def event_of(text: str) -> tuple[str, Any] | None:
@@ -297,12 +235,12 @@ async def test_slow_watcher_gets_latest_wins_bounded_and_all_chat(
     high_water = 16 * 1024
     hub = await start_hub(wire_high_water=high_water, wire_low_water=0)
     _, fast_got = await watcher(hub, clients)
-    slow = await RawClient.connect(hub.port)
+    slow = await RawClient.start(hub.port)
     try:
         await slow.join(ROOM)
         wire = hub.session(slow.sid).wire
         assert wire is not None
-        slow.pause()
+        slow.stop_reading()
 
         pad = "x" * 1000
         sent = 0
@@ -336,7 +274,7 @@ async def test_slow_watcher_gets_latest_wins_bounded_and_all_chat(
         await until(lambda: len(fast_got) == sent, "the fast watcher")
         assert [p["seq"] for p in fast_got] == list(range(sent))  # every point, in order
 
-        slow.resume()
+        slow.resume_reading()
         seqs: list[int] = []
         chats: list[int] = []
         while not seqs or seqs[-1] != sent - 1:
@@ -359,12 +297,12 @@ async def test_watcher_congested_too_long_is_disconnected(
 ) -> None:
     hub = await start_hub(wire_high_water=1024, wire_low_water=0, wire_max_stall=0.2)
     _, fast_got = await watcher(hub, clients)
-    slow = await RawClient.connect(hub.port)
+    slow = await RawClient.start(hub.port)
     try:
         await slow.join(ROOM)
         wire = hub.session(slow.sid).wire
         assert wire is not None
-        slow.pause()
+        slow.stop_reading()
         sent = 0
         while wire.latest is None:
             assert sent < 20_000, "the slow watcher never became congested"
@@ -384,7 +322,7 @@ async def test_pings_and_ping_timeout(
 ) -> None:
     hub = await start_hub(ping_interval=0.2, ping_timeout=0.5)
     alive, _ = await watcher(hub, clients)  # AsyncClient answers pings
-    mute = await RawClient.connect(hub.port)  # never answers
+    mute = await RawClient.start(hub.port)  # never answers
     try:
         frames: list[tuple[int, bytes]] = []
         while not frames or frames[-1][0] != 0x8:  # until the websocket CLOSE frame
