@@ -4,26 +4,13 @@ check_report.py's verdict (missing stats, failures, thresholds, ramp-up file).""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from api.loadseed import layout
-
-LOADTESTS = Path(__file__).resolve().parents[2] / "loadtests"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"lt_{name}", LOADTESTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+from tests.support.scripts import load_script
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -34,7 +21,7 @@ def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 @pytest.mark.parametrize("k", [0, 7, 42])
 def test_route_stays_inside_the_noise_filter_and_arrives(k: int) -> None:
-    route = _load("route")
+    route = load_script("route", "lt_route")
     lay = layout("rt", 50, 50)
     start, site = lay.start(k), lay.site(k)
     drive = route.Drive((start["lat"], start["lng"]), (site["lat"], site["lng"]), seed=k)
@@ -79,7 +66,7 @@ def _row(kind: str, name: str, n: int, fails: int, p95: float, p99: float) -> di
 
 
 def test_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    check = _load("check_report")
+    check = load_script("check_report", "lt_check_report")
     names = check.SOCKET_STATS + check.REST_STATS
     steady = [
         _row("WS" if n in check.SOCKET_STATS else "GET", n, 10, 0, 5, 9)
