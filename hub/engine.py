@@ -247,7 +247,7 @@ class DirectWebSocket:
 
     async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
         self.sock = await prepare_websocket(
-            environ, self.server.max_http_buffer_size, getattr(self.server, "writer_parts", None)
+            environ, self.server.max_http_buffer_size, self.server.writer_parts
         )
         self.environ = environ
         await self.handler(self)
