@@ -102,10 +102,10 @@ def migrate_cmd(settings: Settings, args: argparse.Namespace) -> int:
 
 def _admin_accounts(settings: Settings, pool: Any) -> Any:
     """Accounts for the admin commands: only create_admin is used (no tokens, no limits)."""
-    from api.accounts import Accounts, LoginLimits
-    from api.passwords import Passwords
-    from hub.auth import TokenCodec
-    from hub.ratelimit import MemoryRateLimiter
+    from hub.accounts.actions import Accounts, LoginLimits
+    from hub.accounts.passwords import Passwords
+    from hub.accounts.tokens import TokenCodec
+    from hub.core.ratelimit import MemoryRateLimiter
 
     return Accounts(
         pool,
@@ -119,8 +119,8 @@ def _admin_accounts(settings: Settings, pool: Any) -> Any:
 def seed_cmd(settings: Settings, args: argparse.Namespace) -> int:
     from api.db import create_pool, database_dsn
     from api.migrate import migrate
-    from api.seed import TRADES
-    from api.store.trades import upsert_trades
+    from hub.contractors.trades import TRADES
+    from hub.contractors.trades_store import upsert_trades
 
     async def run() -> int:
         async with database_dsn(settings.database_url, settings.data_dir) as dsn:
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, MigrationError):
             print(f"tradeshub: migration error: {exc}", file=sys.stderr)
             return 3
-        from hub.errors import DomainError
+        from hub.core.errors import DomainError
 
         if isinstance(exc, DomainError):
             print(f"tradeshub: {exc.message}", file=sys.stderr)

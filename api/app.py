@@ -17,10 +17,13 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from api import keys
-from api.accounts import Accounts, LoginLimits
 from api.config import Settings
 from api.db import create_pool, database_dsn
 from api.errors import error_middleware
+from api.features.chat import chat_feature
+from api.features.jobs import jobs_feature
+from api.features.realtime import realtime_feature
+from api.features.tracking import tracking_feature
 from api.metrics import Metrics
 from api.middleware import (
     SOCKET_PATH,
@@ -30,23 +33,20 @@ from api.middleware import (
 )
 from api.migrate import migrate
 from api.openapi import build_openapi
-from api.passwords import Passwords
 from api.routes import ROUTES, add_routes
-from api.wire_chat import chat_feature
-from api.wire_jobs import jobs_feature
-from api.wire_realtime import realtime_feature
-from api.wire_tracking import tracking_feature
-from hub.auth import TokenCodec
-from hub.bus import MemoryBus
-from hub.bus_redis import RedisBus
-from hub.gateway import Gateway
-from hub.manager import BusManager, new_node_id
-from hub.notify import Notifier, RecordingSink
-from hub.presence import MemoryPresence, Presence
-from hub.presence_redis import RedisPresence
-from hub.ratelimit import MemoryRateLimiter
-from hub.ratelimit_redis import RedisRateLimiter
-from hub.server import create_sio
+from hub.accounts.actions import Accounts, LoginLimits
+from hub.accounts.passwords import Passwords
+from hub.accounts.tokens import TokenCodec
+from hub.core.ratelimit import MemoryRateLimiter
+from hub.core.ratelimit_redis import RedisRateLimiter
+from hub.engine.bus import MemoryBus
+from hub.engine.bus_redis import RedisBus
+from hub.engine.manager import BusManager, new_node_id
+from hub.engine.server import create_sio
+from hub.realtime.gateway import Gateway
+from hub.realtime.notify import Notifier, RecordingSink
+from hub.realtime.presence import MemoryPresence, Presence
+from hub.realtime.presence_redis import RedisPresence
 
 log = logging.getLogger(__name__)
 

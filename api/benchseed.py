@@ -8,9 +8,9 @@ command creates, by direct SQL in one go (no REST, no login storm):
   assigned jobs, conversations), then every job put ``en_route`` with its contractor;
 - the watchers of each job: its customer, plus W-1 more who may watch it: admins (the
   default; one admin per watcher slot) or, with ``--share-viewers``, share-link viewers whose
-  links are made by the hub's own :meth:`hub.share.ShareLinks.create` (a ``share_links``
+  links are made by the hub's own :meth:`hub.tracking.share.ShareLinks.create` (a ``share_links``
   row and a ``share`` token, exactly what ``POST /jobs/{id}/share`` hands out);
-- an access token per user, minted by the hub's :class:`hub.auth.TokenCodec` with the
+- an access token per user, minted by the hub's :class:`hub.accounts.tokens.TokenCodec` with the
   settings' ``JWT_SECRET`` (so the hub under test must share it), valid ``--token-ttl``.
 
 Each contractor's route starts :data:`START_KM` north-west of the job's site and the harness
@@ -73,7 +73,7 @@ class BenchSeed:
 async def _admins(conn: Any, tag: str, count: int, password_hash: str) -> tuple[list[str], int]:
     """``count`` admin accounts of the tag (created when missing); their ids, and how many
     were created."""
-    from hub.ids import new_id
+    from hub.core.ids import new_id
 
     emails = [admin_email(tag, i) for i in range(count)]
     if not emails:
@@ -121,10 +121,10 @@ async def seed_bench(
     share_viewers: bool = False,
 ) -> BenchSeed:
     """Seed ``rooms`` en-route jobs with ``watchers`` watchers each into ``pool`` (asyncpg,
-    migrated, trades loaded); ``tokens`` is the hub's :class:`hub.auth.TokenCodec`."""
-    from hub.bus import MemoryBus
-    from hub.job_events import JobEvents
-    from hub.share import ShareLinks
+    migrated, trades loaded); ``tokens`` is the hub's :class:`hub.accounts.tokens.TokenCodec`."""
+    from hub.engine.bus import MemoryBus
+    from hub.jobs.changes import JobEvents
+    from hub.tracking.share import ShareLinks
 
     if rooms < 1 or watchers < 1:
         raise ValueError("--rooms and --watchers must be at least 1")
@@ -226,10 +226,10 @@ def benchseed_cmd(settings: Any, args: Any) -> int:
     from api.config import parse_duration
     from api.db import create_pool, database_dsn
     from api.migrate import migrate
-    from api.passwords import Passwords
-    from api.seed import TRADES
-    from api.store.trades import upsert_trades
-    from hub.auth import TokenCodec
+    from hub.accounts.passwords import Passwords
+    from hub.accounts.tokens import TokenCodec
+    from hub.contractors.trades import TRADES
+    from hub.contractors.trades_store import upsert_trades
 
     try:
         layout(args.tag, args.rooms, args.rooms, args.rooms)

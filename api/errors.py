@@ -10,7 +10,7 @@ from aiohttp import web
 
 from api.keys import METRICS
 from api.logs import request_id_var
-from hub.errors import DomainError, RateLimited, as_unavailable
+from hub.core.errors import DomainError, RateLimited, as_unavailable
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import orjson
 from aiohttp import web
 
 from api.keys import TOKENS
-from hub.errors import Forbidden, PayloadTooLarge, Unauthorized, ValidationFailed
-from hub.validation import decode_json
+from hub.core.errors import Forbidden, PayloadTooLarge, Unauthorized, ValidationFailed
+from hub.core.validation import decode_json
 
 T = TypeVar("T")
 

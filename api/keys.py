@@ -11,24 +11,24 @@ from aiohttp import web
 if TYPE_CHECKING:
     import socketio
 
-    from api.accounts import Accounts
     from api.config import Settings
-    from api.contractors import Contractors
-    from api.jobs import Jobs
     from api.metrics import Metrics
-    from hub.auth import TokenCodec
-    from hub.bus import Bus
-    from hub.chat import Chat
-    from hub.gateway import Gateway
-    from hub.jobs import JobStatusService
-    from hub.live_state import LiveState
-    from hub.matching import ContractorMatcher
-    from hub.notify import Notifier
-    from hub.presence import Presence
-    from hub.ratelimit import RateLimiter
-    from hub.share import ShareLinks
-    from hub.tracking import Tracker
-    from hub.tracking_view import TrackView
+    from hub.accounts.actions import Accounts
+    from hub.accounts.tokens import TokenCodec
+    from hub.chat.actions import Chat
+    from hub.contractors.profiles import Contractors
+    from hub.core.ratelimit import RateLimiter
+    from hub.engine.bus import Bus
+    from hub.jobs.actions import Jobs
+    from hub.jobs.matching import ContractorMatcher
+    from hub.jobs.status import JobStatusService
+    from hub.realtime.gateway import Gateway
+    from hub.realtime.notify import Notifier
+    from hub.realtime.presence import Presence
+    from hub.tracking.live_state import LiveState
+    from hub.tracking.share import ShareLinks
+    from hub.tracking.tracker import Tracker
+    from hub.tracking.view import TrackView
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")

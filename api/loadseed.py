@@ -228,7 +228,7 @@ async def seed_sql(
     project's codecs); the trades must exist. With ``tokens`` (the hub's
     ``TokenCodec``: same JWT secret), every user also gets a fresh refresh token.
     Returns the credentials file's content."""
-    from hub.ids import new_id
+    from hub.core.ids import new_id
 
     async with conn.transaction():
         missing = await conn.fetchval(
@@ -311,10 +311,10 @@ async def seed_sql(
 async def _sessions(
     conn: Any, tokens: Any, roles_of: list[tuple[str, list[str]]]
 ) -> dict[str, str]:
-    """One refresh token per user, stored the way ``api.accounts`` stores them."""
+    """One refresh token per user, stored the way ``hub.accounts.actions`` stores them."""
     import hashlib
 
-    from hub.ids import new_id
+    from hub.core.ids import new_id
 
     # Earlier runs' sessions of these test users go: the table stays the size of one run.
     await conn.execute(
@@ -348,7 +348,7 @@ async def _pair_jobs(
     conn: Any, lay: Layout, customer_ids: list[str], contractor_ids: list[str]
 ) -> tuple[list[tuple[str, str]], int, int]:
     """Each pair's assigned job, application and conversation; existing ones reset."""
-    from hub.ids import new_id
+    from hub.core.ids import new_id
 
     markers = [job_marker(lay.tag, k) for k in range(lay.pairs)]
     existing = {
@@ -453,10 +453,10 @@ def loadseed_cmd(settings: Any, args: Any) -> int:
 
     from api.db import create_pool, database_dsn
     from api.migrate import migrate
-    from api.passwords import Passwords
-    from api.seed import TRADES
-    from api.store.trades import upsert_trades
-    from hub.auth import TokenCodec
+    from hub.accounts.passwords import Passwords
+    from hub.accounts.tokens import TokenCodec
+    from hub.contractors.trades import TRADES
+    from hub.contractors.trades_store import upsert_trades
 
     try:
         lay = layout(args.tag, args.customers, args.contractors, args.pairs)

@@ -10,7 +10,7 @@ from aiohttp import web
 from api.errors import Handler, domain_response, error_response
 from api.keys import LIMITER, SETTINGS
 from api.logs import request_id_var
-from hub.errors import RateLimited
+from hub.core.errors import RateLimited
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

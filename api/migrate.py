@@ -10,13 +10,16 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Shipped as package data of the top-level ``migrations`` package: read through
+# importlib.resources, so an installed wheel never looks for the source tree.
+MIGRATIONS_DIR: Traversable = resources.files("migrations")
 _LOCK_KEY = 0x7472616465  # "trade": one advisory lock for every migrator of this schema
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -36,10 +39,12 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def load_migrations(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     """Read ``NNNN_name.sql`` files in version order; refuse gaps, duplicates, odd names."""
     found: list[Migration] = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in sorted(directory.iterdir(), key=lambda entry: entry.name):
+        if not path.name.endswith(".sql"):
+            continue  # the package's __init__.py
         match = _NAME.match(path.name)
         if not match:
             raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
@@ -51,7 +56,9 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def migrate(
+    conn: asyncpg.Connection, directory: Traversable = MIGRATIONS_DIR
+) -> list[str]:
     """Apply pending migrations; return the names applied (empty when up to date)."""
     migrations = load_migrations(directory)
     applied_names: list[str] = []

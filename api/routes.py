@@ -9,7 +9,7 @@ from aiohttp import web
 
 from api import schemas
 from api.handlers import auth, chat, contractors, jobs, ops, tracking, trades
-from hub.chat_payloads import MessageBody
+from hub.chat.payloads import MessageBody
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -300,8 +300,8 @@ async def prepare_database(
     from api.db import create_pool
     from api.loadseed import layout, seed_sql
     from api.migrate import migrate
-    from api.seed import TRADES
-    from api.store.trades import upsert_trades
+    from hub.contractors.trades import TRADES
+    from hub.contractors.trades_store import upsert_trades
 
     created = None
     if dsn is None:
@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.url and not args.jwt_secret:
         parser.error("--url needs --jwt-secret (tokens are minted here)")
-    from hub.auth import TokenCodec
+    from hub.accounts.tokens import TokenCodec
 
     dsn, created, pairs = asyncio.run(prepare_database(args.database_url, args.pairs))
     hub = None

@@ -1,8 +1,9 @@
-"""Prototype fan-out server for the 'tracking' benchmark (shared/bench), on hub.engine + broadcast.
+"""Prototype fan-out server for the 'tracking' benchmark (shared/bench), on hub.engine.eio and
+hub.engine.broadcast.
 
 Speaks the bench's default protocol, like shared/bench/servers/py_sio.py: ``join`` {room}
 (acked) puts the socket in the room; ``location`` {...} is broadcast as ``location`` to the
-rest of the room. Built on :class:`hub.engine.HubServer` with :class:`hub.broadcast.
+rest of the room. Built on :class:`hub.engine.eio.HubServer` with :class:`hub.engine.broadcast.
 RoomBroadcaster`, uvloop and orjson.
 
 usage: python loadtests/bench_fanout_proto.py [--port 3000] [--no-uvloop] [--plain-emit] [--stats]
@@ -27,16 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiohttp import web
 
-from hub.broadcast import RoomBroadcaster
-from hub.engine import HubServer
-from hub.server import OrjsonModule
+from hub.engine.broadcast import RoomBroadcaster
+from hub.engine.eio import HubServer
+from hub.engine.server import OrjsonModule
 
 
 def build(plain_emit: bool = False) -> tuple[web.Application, Any]:
     sio = HubServer(
         cors_allowed_origins="*",
         json=OrjsonModule,
-        async_handlers=False,  # like hub/server.py: events of one socket run in order
+        async_handlers=False,  # like hub/engine/server.py: events of one socket run in order
     )
     fanout = RoomBroadcaster(sio)
     rooms: dict[str, str] = {}  # sid -> room

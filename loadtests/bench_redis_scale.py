@@ -50,9 +50,9 @@ if __package__ in (None, ""):
 import socketio
 from redis.asyncio import Redis
 
-from hub.bus_redis import RedisBus
-from hub.manager import BusManager
-from hub.server import OrjsonModule
+from hub.engine.bus_redis import RedisBus
+from hub.engine.manager import BusManager
+from hub.engine.server import OrjsonModule
 
 
 @dataclass

@@ -5,7 +5,7 @@ Usage::
     python loadtests/bench_tracking.py [--jobs 200] [--watchers 20] [--points 40000]
         [--no-uvloop] [--small]
 
-Builds the hub's real objects (``hub.server.create_sio``'s GuardedServer with the gateway,
+Builds the hub's real objects (``hub.engine.server.create_sio``'s GuardedServer with the gateway,
 ``Tracker``, ``ActiveJobs`` holding one active en_route job per contractor, ``MemoryLiveState``,
 ``BreadcrumbWriter`` buffering without a database, ``Notifier`` with the
 ``RoomBroadcaster``), gives every job ``--watchers`` websocket members whose transports
@@ -13,7 +13,7 @@ accept writes and throw the bytes away, and has ``--jobs`` contractors drive tow
 sites at about 12 m/s, one point a second each (never within the arrival radius, so no
 database is needed). Stages, each timed over every point:
 
-1. ``parse``: ``hub.tracking_payloads.parse_point`` (msgspec + geo checks);
+1. ``parse``: ``hub.tracking.payloads.parse_point`` (msgspec + geo checks);
 2. ``tracker``: parse + ``Tracker.ingest`` with the fan-out switched off (noise filter,
    live state, distance, ETA, breadcrumb sampling, the job:location payload);
 3. ``tracker+fan-out``: the same with the room broadcaster writing one frame to each
@@ -44,21 +44,21 @@ if __package__ in (None, ""):
 
 import orjson
 
-from hub.active_jobs import ActiveJobs
-from hub.auth import TokenCodec
-from hub.breadcrumbs import BreadcrumbWriter
-from hub.engine import HubSocket, Wire
-from hub.gateway import Gateway, Identity
-from hub.jobs import JobStatusService
-from hub.live_state import MemoryLiveState
-from hub.namespaces.tracking import TrackingEvents
-from hub.notify import Notifier
-from hub.presence import MemoryPresence
-from hub.server import create_sio
-from hub.store.tracking import ActiveJob
-from hub.tracking import Tracker
-from hub.tracking_payloads import parse_point
-from hub.tracking_view import TrackView
+from hub.accounts.tokens import TokenCodec
+from hub.engine.eio import HubSocket, Wire
+from hub.engine.server import create_sio
+from hub.jobs.status import JobStatusService
+from hub.realtime.gateway import Gateway, Identity
+from hub.realtime.notify import Notifier
+from hub.realtime.presence import MemoryPresence
+from hub.tracking.active_jobs import ActiveJobs
+from hub.tracking.breadcrumbs import BreadcrumbWriter
+from hub.tracking.handlers import TrackingEvents
+from hub.tracking.live_state import MemoryLiveState
+from hub.tracking.payloads import parse_point
+from hub.tracking.store import ActiveJob
+from hub.tracking.tracker import Tracker
+from hub.tracking.view import TrackView
 
 M_PER_DEG = 111_200.0
 

@@ -6,8 +6,8 @@ from aiohttp import web
 
 from api.http import caller, json_response, query_int, read_json
 from api.keys import CHAT
-from hub import events
-from hub.chat_payloads import MessageBody
+from hub.chat.payloads import MessageBody
+from hub.realtime import events
 
 MAX_SEQ = 2**53
 

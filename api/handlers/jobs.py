@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.http import caller, json_response, query_int, read_json
-from api.jobs import NewJob
 from api.keys import JOBS
 from api.schemas import ApplicationBody, JobBody, JobStatusBody
-from hub.errors import field_error
+from hub.core.errors import field_error
+from hub.jobs.actions import NewJob
 
 _FLAGS = {"true": True, "1": True, "false": False, "0": False}
 

@@ -6,10 +6,10 @@ from aiohttp import web
 
 from api.http import caller, json_response
 from api.keys import SETTINGS, SHARE_LINKS, TRACK_VIEW
-from hub.errors import NotFound
-from hub.events import iso_epoch
-from hub.share import LinkRefused
-from hub.track_page import asset, render_gone, render_page
+from hub.core.errors import NotFound
+from hub.realtime.events import iso_epoch
+from hub.tracking.page import asset, render_gone, render_page
+from hub.tracking.share import LinkRefused
 
 
 async def track(request: web.Request) -> web.Response:

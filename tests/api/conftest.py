@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from api.seed import TRADES
-from api.store.trades import upsert_trades
+from hub.contractors.trades import TRADES
+from hub.contractors.trades_store import upsert_trades
 
 Client = TestClient[Any, Any]
 

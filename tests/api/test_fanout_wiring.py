@@ -11,9 +11,9 @@ from redis.asyncio.cluster import RedisCluster
 from api import keys
 from api.app import create_app
 from api.config import ConfigError, Settings
-from hub.bus import MemoryBus
-from hub.bus_redis import RedisBus
-from hub.manager import BusManager
+from hub.engine.bus import MemoryBus
+from hub.engine.bus_redis import RedisBus
+from hub.engine.manager import BusManager
 
 
 def test_memory_mode(settings: Settings) -> None:

@@ -10,7 +10,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from api.keys import BUS, MATCHER, POOL
-from hub.matching import ContractorMatcher
+from hub.jobs.matching import ContractorMatcher
 from tests.api.jobs_support import circle, contractor_at, post_job, spot
 from tests.conftest import register
 

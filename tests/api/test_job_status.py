@@ -10,7 +10,7 @@ import socketio
 from aiohttp.test_utils import TestClient
 
 from api.keys import JOB_STATUS
-from hub.errors import Conflict, Forbidden
+from hub.core.errors import Conflict, Forbidden
 from tests.api.jobs_support import (
     admin,
     apply,

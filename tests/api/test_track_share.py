@@ -13,7 +13,7 @@ from typing import Any
 import socketio
 
 from api import keys
-from hub.auth import TokenCodec
+from hub.accounts.tokens import TokenCodec
 from tests.api.jobs_support import admin, set_status
 from tests.conftest import register
 from tests.hub.realtime_support import (

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from api.seed import TRADES
+from hub.contractors.trades import TRADES
 
 Client = TestClient[Any, Any]
 

@@ -19,8 +19,8 @@ import socketio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.broadcast import RoomBroadcaster
-from hub.engine import HubServer, HubSocket, Wire, ws_frame
+from hub.engine.broadcast import RoomBroadcaster
+from hub.engine.eio import HubServer, HubSocket, Wire, ws_frame
 from tests.hub.realtime_support import RawSocket, until
 
 ROOM = "job-1"

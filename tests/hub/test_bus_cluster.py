@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from hub.bus_redis import RedisBus
-from hub.manager import BusManager
+from hub.engine.bus_redis import RedisBus
+from hub.engine.manager import BusManager
 from tests.support.processes import RedisClusterProcesses
 from tests.support.waiting import eventually
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from hub.bus import Bus, MemoryBus
-from hub.bus_redis import RedisBus
+from hub.engine.bus import Bus, MemoryBus
+from hub.engine.bus_redis import RedisBus
 from tests.conftest import REDIS_URL
 from tests.support.processes import private_redis
 from tests.support.waiting import eventually

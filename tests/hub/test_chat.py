@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from api import keys
-from hub.store import notifications
+from hub.notifications import store as notifications
 from tests.conftest import register
 from tests.hub.realtime_support import (
     Client,

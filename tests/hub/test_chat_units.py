@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub import events
-from hub.buckets import TokenBuckets
-from hub.chat import MAX_BODY_CHARS, clean_body
-from hub.engine_guard import origin_allowed
-from hub.errors import ValidationFailed
-from hub.store.chat import Message
+from hub.chat.actions import MAX_BODY_CHARS, clean_body
+from hub.chat.store import Message
+from hub.core.buckets import TokenBuckets
+from hub.core.errors import ValidationFailed
+from hub.engine.guard import origin_allowed
+from hub.realtime import events
 
 
 class Clock:

@@ -19,8 +19,8 @@ from aiohttp.test_utils import make_mocked_request
 from bidict import bidict
 
 from api import keys
-from hub.bus import MemoryBus
-from hub.engine import _opens_websocket
+from hub.engine.bus import MemoryBus
+from hub.engine.eio import _opens_websocket
 from tests.conftest import register
 from tests.hub.realtime_support import (
     Client,
@@ -158,7 +158,7 @@ async def test_websocket_environ_keeps_what_an_app_reads(client: Client) -> None
 
 
 def test_plain_events_skip_the_packet_decode_and_nothing_else() -> None:
-    from hub.engine_guard import _plain_event
+    from hub.engine.guard import _plain_event
 
     assert _plain_event('2["location:update",{"lat":1}]') == (None, '["location:update",{"lat":1}]')
     assert _plain_event('217["job:watch",{}]') == (17, '["job:watch",{}]')
@@ -219,7 +219,7 @@ async def test_an_accepted_websocket_drops_its_http_parser_and_shares_writer_par
     client: Client,
 ) -> None:
     """Both ways into a websocket session (direct, and polling upgraded) slim the connection
-    (``hub.engine._slim``), and the slimmed connections still carry traffic both ways and
+    (``hub.engine.eio._slim``), and the slimmed connections still carry traffic both ways and
     close cleanly."""
     users = [await register(client) for _ in range(2)]
     eio = sio_of(client).eio

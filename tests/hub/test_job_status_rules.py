@@ -1,10 +1,10 @@
-"""The pure status rules of hub/job_status.py, exhaustively."""
+"""The pure status rules of hub/jobs/rules.py, exhaustively."""
 
 from __future__ import annotations
 
 import itertools
 
-from hub.job_status import STATUSES, TRANSITIONS, is_legal, may_move
+from hub.jobs.rules import STATUSES, TRANSITIONS, is_legal, may_move
 
 FORWARD = ["open", "assigned", "en_route", "arrived", "in_progress", "completed"]
 

@@ -16,9 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from hub.bus import MemoryBus
-from hub.bus_redis import RedisBus
-from hub.manager import BusManager
+from hub.engine.bus import MemoryBus
+from hub.engine.bus_redis import RedisBus
+from hub.engine.manager import BusManager
 from tests.conftest import REDIS_URL
 from tests.support.waiting import eventually
 

@@ -22,8 +22,8 @@ import pytest
 import socketio
 from redis.asyncio import Redis
 
-from api.seed import TRADES
-from api.store.trades import upsert_trades
+from hub.contractors.trades import TRADES
+from hub.contractors.trades_store import upsert_trades
 from tests.hub.realtime_support import Pair, Sock, conversation, token_of
 from tests.support.processes import HubProcess, PostgresProcess, RedisProcess, free_port
 from tests.support.waiting import eventually

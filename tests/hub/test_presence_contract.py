@@ -13,8 +13,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from hub.presence import MemoryPresence
-from hub.presence_redis import RedisPresence
+from hub.realtime.presence import MemoryPresence
+from hub.realtime.presence_redis import RedisPresence
 from tests.conftest import REDIS_URL
 from tests.support.processes import private_redis
 from tests.support.waiting import eventually

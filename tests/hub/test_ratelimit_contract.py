@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from hub.ratelimit import MemoryRateLimiter, RateLimiter
-from hub.ratelimit_redis import RedisRateLimiter
+from hub.core.ratelimit import MemoryRateLimiter, RateLimiter
+from hub.core.ratelimit_redis import RedisRateLimiter
 from tests.conftest import REDIS_URL
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from api import keys
-from hub.store import notifications
+from hub.notifications import store as notifications
 from tests.hub.realtime_support import Client, Sock, connected, token_of
 from tests.hub.tracking_support import Tracked, base_ts, tracked_job
 from tests.support.waiting import eventually

@@ -9,7 +9,7 @@ import pytest
 
 from api import keys
 from api.db import create_pool
-from hub.breadcrumbs import BreadcrumbWriter
+from hub.tracking.breadcrumbs import BreadcrumbWriter
 from tests.api.jobs_support import admin, apply, contractor_at, post_job, spot
 from tests.conftest import register
 from tests.hub.realtime_support import Client, connected, token_of

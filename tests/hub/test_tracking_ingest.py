@@ -199,7 +199,7 @@ async def test_non_finite_numbers_are_refused(client: Client) -> None:
 
 async def test_non_json_numbers_drop_only_the_sender(client: Client) -> None:
     """A raw ``NaN`` or ``Infinity`` token is not JSON: the transport refuses the packet and
-    drops its sender (``hub.engine_guard``); the hub and other sockets carry on."""
+    drops its sender (``hub.engine.guard``); the hub and other sockets carry on."""
     t = await tracked_job(client)
     async with connected(client, token_of(t.customer)) as bystander:
         for token in ("NaN", "Infinity", "1e999"):

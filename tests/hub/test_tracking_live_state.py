@@ -1,4 +1,4 @@
-"""Contract tests of :class:`hub.live_state.LiveState` (module docstring there).
+"""Contract tests of :class:`hub.tracking.live_state.LiveState` (module docstring there).
 
 Every implementation runs the same cases: memory, and Redis (marked ``redis``, under a random
 key prefix that the fixture deletes afterwards). Cases about several nodes, a Redis sweep and
@@ -17,8 +17,8 @@ import pytest
 from redis.asyncio import Redis
 
 from geo.distance import fast_distance_m
-from hub.live_state import KEEP_S, STALE_AFTER_S, LivePoint, LiveState, MemoryLiveState
-from hub.live_state_redis import RedisLiveState
+from hub.tracking.live_state import KEEP_S, STALE_AFTER_S, LivePoint, LiveState, MemoryLiveState
+from hub.tracking.live_state_redis import RedisLiveState
 from tests.conftest import REDIS_URL
 from tests.hub.tracking_support import Clock
 from tests.support.processes import free_port

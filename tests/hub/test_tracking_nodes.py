@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from api import keys
-from hub.bus_redis import RedisBus
+from hub.engine.bus_redis import RedisBus
 from tests.api.jobs_support import set_status
 from tests.api.test_track_share import viewer
 from tests.hub.realtime_support import connected, identities_of, token_of, until

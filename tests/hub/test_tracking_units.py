@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from hub import events
-from hub.active_jobs import ActiveJobs
-from hub.bus import MemoryBus
-from hub.errors import ValidationFailed
-from hub.job_events import JobEvent, JobEvents
-from hub.tracking_payloads import Point, parse_batch, parse_point, parse_watch
-from hub.tracking_relay import LocationRelay
+from hub.core.errors import ValidationFailed
+from hub.engine.bus import MemoryBus
+from hub.jobs.changes import JobEvent, JobEvents
+from hub.realtime import events
+from hub.tracking.active_jobs import ActiveJobs
+from hub.tracking.payloads import Point, parse_batch, parse_point, parse_watch
+from hub.tracking.relay import LocationRelay
 from tests.support.waiting import eventually
 
 

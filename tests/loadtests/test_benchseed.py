@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient
 from api.benchseed import FORMAT, admin_email
 from api.config import Settings
 from api.loadseed import email_of
-from hub.auth import TokenCodec
+from hub.accounts.tokens import TokenCodec
 from tests.hub.realtime_support import Sock, url_of
 
 Client = TestClient[Any, Any]

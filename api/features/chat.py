@@ -1,0 +1,33 @@
+"""Feature context of chat: the actions, their socket events and REST twins' key.
+
+Starts after the database. Registers ``chat:*`` on the gateway; the per-socket
+``chat:send`` buckets are dropped with their sockets. On shutdown, the fan-outs in flight
+finish before the database closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from api import keys
+from hub.chat.actions import Chat
+from hub.chat.handlers import ChatEvents
+from hub.core.buckets import TokenBuckets
+
+SEND_RATE_PER_S = 5.0
+SEND_BURST = 10
+
+
+async def chat_feature(app: web.Application) -> AsyncIterator[None]:
+    chat = Chat(app[keys.POOL], app[keys.NOTIFIER])
+    app[keys.CHAT] = chat
+    socket_events = ChatEvents(chat, TokenBuckets(SEND_RATE_PER_S, SEND_BURST))
+    gateway = app[keys.GATEWAY]
+    gateway.add_handlers(socket_events.handlers())
+    gateway.on_disconnected(socket_events.forget)
+    try:
+        yield
+    finally:
+        await chat.close()

@@ -1,0 +1,2 @@
+"""Contractors: profiles (trades, service area, availability), the trade catalogue, and
+their SQL."""

@@ -1,1 +1,0 @@
-"""Thin Socket.IO event handlers, grouped by feature; the gateway dispatches to them."""
