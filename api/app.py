@@ -11,12 +11,10 @@ from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import socketio
 from aiohttp import web
-from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
 
 from api import keys
+from api.backends import Backends, RedisClient, memory_backends, redis_backends
 from api.config import Settings
 from api.db import create_pool, database_dsn
 from api.errors import error_middleware
@@ -37,16 +35,12 @@ from api.routes import ROUTES, add_routes
 from hub.accounts.actions import Accounts, LoginLimits
 from hub.accounts.passwords import Passwords
 from hub.accounts.tokens import TokenCodec
-from hub.core.ratelimit import MemoryRateLimiter
-from hub.core.ratelimit_redis import RedisRateLimiter
-from hub.engine.bus import MemoryBus
-from hub.engine.bus_redis import RedisBus
+from hub.engine.guard import GuardedServer
 from hub.engine.manager import BusManager, new_node_id
 from hub.engine.server import create_sio
 from hub.realtime.gateway import Gateway
 from hub.realtime.notify import Notifier, RecordingSink
-from hub.realtime.presence import MemoryPresence, Presence
-from hub.realtime.presence_redis import RedisPresence
+from hub.realtime.presence import Presence
 
 log = logging.getLogger(__name__)
 
@@ -100,27 +94,27 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = metrics
     app[keys.TOKENS] = tokens
-    # Memory or Redis, decided once: the bus, presence and the Socket.IO manager on it.
-    bus: MemoryBus | RedisBus
-    presence: MemoryPresence | RedisPresence
+    # Memory or Redis, decided here and nowhere else: the bus (and the Socket.IO manager on
+    # it), presence, rate limits and the live state.
     node_id = new_node_id()  # in sids, bus channels, presence entries, Redis client names
-    if settings.redis_url:
-        redis = _redis_client(settings.redis_url, settings.redis_cluster)
-        app[keys.REDIS] = redis
-        app[keys.LIMITER] = RedisRateLimiter(redis)
-        app.cleanup_ctx.append(_close_redis(redis))
-        bus = RedisBus(
-            redis,
+    backends = (
+        redis_backends(
+            settings.redis_url,
+            settings.redis_cluster,
+            node_id,
             on_degraded=lambda down: metrics.fanout_degraded.set(int(down)),
-            name=f"tradeshub-{node_id}",
         )
-        presence = RedisPresence(redis, node_id=node_id)
-    else:
-        app[keys.LIMITER] = MemoryRateLimiter()
-        bus = MemoryBus()
-        presence = MemoryPresence()
+        if settings.redis_url
+        else memory_backends()
+    )
+    app[keys.BACKENDS] = backends
+    app[keys.LIMITER] = backends.limiter
+    if backends.redis is not None:
+        app[keys.REDIS] = backends.redis
+        app.cleanup_ctx.append(_close_redis(backends.redis))
+    bus = backends.bus
     manager = BusManager(bus, node_id=node_id)
-    app.cleanup_ctx.append(_fanout(bus, presence, manager))
+    app.cleanup_ctx.append(_fanout(backends, manager))
     metrics.gauge(
         "tradeshub_fanout_channels",
         "Bus channels this node subscribes to (its rooms with local members, and its own).",
@@ -145,9 +139,10 @@ def create_app(settings: Settings) -> web.Application:
 
     add_routes(app, ROUTES)
     app[keys.BUS] = bus
+    app[keys.MANAGER] = manager
     app[keys.GATEWAY] = gateway
     app[keys.SIO] = sio
-    app.cleanup_ctx.append(_database(settings, metrics, sio, presence))
+    app.cleanup_ctx.append(_database(settings, metrics, sio, backends.presence))
     # Features: each context reads what it needs from the app keys set above (the pool,
     # notifier, bus, gateway), stores its actions under its own key, registers its socket
     # handlers, and owns its background tasks. They start in this order, stop in reverse.
@@ -156,9 +151,9 @@ def create_app(settings: Settings) -> web.Application:
 
     async def close_sockets(app: web.Application) -> None:
         # Tell every socket why it goes away, then close them before the pools close.
-        await sio.emit(  # this node's sockets only (not through the bus)
-            "server:closing", {"reason": "server shutting down, reconnect"}, ignore_queue=True
-        )
+        notifier = app.get(keys.NOTIFIER)  # absent only when the database never started
+        if notifier is not None:
+            await notifier.server_closing("server shutting down, reconnect")
         # engine.io's shutdown() only stops its service task; close each socket ourselves so
         # clients reconnect at once (to another node) instead of timing out.
         log.info("shutdown: closing sockets", extra={"sockets": len(sio.eio.sockets)})
@@ -173,44 +168,23 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _redis_client(url: str, cluster: bool) -> Redis | RedisCluster:
-    if cluster:  # REDIS_CLUSTER=true: the URL names any node; slots are discovered
-        return RedisCluster.from_url(
-            url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=5
-        )
-    return Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=5)
-
-
-def _fanout(  # type: ignore[no-untyped-def]
-    bus: MemoryBus | RedisBus, presence: MemoryPresence | RedisPresence, manager: BusManager
-):
+def _fanout(backends: Backends, manager: BusManager) -> FeatureContext:
     """Started before the database and the features (which subscribe), stopped after them."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        if isinstance(bus, RedisBus):
-            await bus.start()  # returns at once; an unreachable Redis shows as degraded
-        if isinstance(presence, RedisPresence):
-            await presence.start()
+        await backends.bus.start()  # returns at once; an unreachable Redis shows as degraded
+        await backends.presence.start()
         await manager.start()
-        log.info(
-            "fan-out: "
-            + (
-                "Redis pub/sub, one channel per room; presence in Redis"
-                if isinstance(bus, RedisBus)
-                else "in-process bus and presence (single node)"
-            ),
-            extra={"node_id": manager.node_id},
-        )
+        log.info(f"fan-out: {backends.description}", extra={"node_id": manager.node_id})
         yield
         await manager.close()
-        if isinstance(presence, RedisPresence):
-            await presence.close()
-        await bus.close()
+        await backends.presence.close()
+        await backends.bus.close()
 
     return ctx
 
 
-def _close_redis(redis: Redis | RedisCluster):  # type: ignore[no-untyped-def]
+def _close_redis(redis: RedisClient) -> FeatureContext:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         await redis.aclose()
@@ -218,9 +192,9 @@ def _close_redis(redis: Redis | RedisCluster):  # type: ignore[no-untyped-def]
     return ctx
 
 
-def _database(  # type: ignore[no-untyped-def]
-    settings: Settings, metrics: Metrics, sio: socketio.AsyncServer, presence: Presence
-):
+def _database(
+    settings: Settings, metrics: Metrics, sio: GuardedServer, presence: Presence
+) -> FeatureContext:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         async with database_dsn(settings.database_url, settings.data_dir) as dsn:
             async for _ in _with_pool(app, settings, metrics, dsn, sio, presence):
@@ -234,7 +208,7 @@ async def _with_pool(
     settings: Settings,
     metrics: Metrics,
     dsn: str,
-    sio: socketio.AsyncServer,
+    sio: GuardedServer,
     presence: Presence,
 ) -> AsyncIterator[None]:
     pool = await create_pool(dsn, settings.db_pool_min, settings.db_pool_max)

@@ -9,8 +9,7 @@ import asyncpg
 from aiohttp import web
 
 if TYPE_CHECKING:
-    import socketio
-
+    from api.backends import Backends, RedisClient
     from api.config import Settings
     from api.metrics import Metrics
     from hub.accounts.actions import Accounts
@@ -19,6 +18,8 @@ if TYPE_CHECKING:
     from hub.contractors.profiles import Contractors
     from hub.core.ratelimit import RateLimiter
     from hub.engine.bus import Bus
+    from hub.engine.guard import GuardedServer
+    from hub.engine.manager import BusManager
     from hub.jobs.actions import Jobs
     from hub.jobs.matching import ContractorMatcher
     from hub.jobs.status import JobStatusService
@@ -36,11 +37,13 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 TOKENS: web.AppKey[TokenCodec] = web.AppKey("tokens")
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
 ACCOUNTS: web.AppKey[Accounts] = web.AppKey("accounts")
-REDIS: web.AppKey[object] = web.AppKey("redis")
+BACKENDS: web.AppKey[Backends] = web.AppKey("backends")
+REDIS: web.AppKey[RedisClient] = web.AppKey("redis")
 OPENAPI: web.AppKey[dict[str, object]] = web.AppKey("openapi")
 NOTIFIER: web.AppKey[Notifier] = web.AppKey("notifier")
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
-SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio")
+SIO: web.AppKey[GuardedServer] = web.AppKey("sio")
+MANAGER: web.AppKey[BusManager] = web.AppKey("manager")
 BUS: web.AppKey[Bus] = web.AppKey("bus")
 PRESENCE: web.AppKey[Presence] = web.AppKey("presence")
 CONTRACTORS: web.AppKey[Contractors] = web.AppKey("contractors")

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from api import keys
-from hub.engine.guard import GuardedServer
 from hub.realtime.sessions import ExpirySweeper, PresenceFeed
 
 OFFLINE_GRACE_S = 2.0
@@ -28,8 +27,6 @@ def expiry_grace_s(access_ttl_s: float) -> float:
 
 async def realtime_feature(app: web.Application) -> AsyncIterator[None]:
     sio = app[keys.SIO]
-    if not isinstance(sio, GuardedServer):
-        raise TypeError("the realtime feature needs hub.engine.guard.GuardedServer")
     gateway = app[keys.GATEWAY]
     notifier = app[keys.NOTIFIER]
     tokens = app[keys.TOKENS]

@@ -1,7 +1,7 @@
 """Feature context of live tracking: location ingest, job watching, share links.
 
-Starts after the database and the jobs feature. Builds the live state (in Redis on the app's
-client when ``REDIS_URL`` is set, else in memory), the per-node active-job cache, the
+Starts after the database and the jobs feature. Builds the live state (the implementation
+``create_app`` chose, on this feature's clock), the per-node active-job cache, the
 tracker, the read side and share links; plugs live positions into matching, follows status
 changes (``JobStatusService`` hook and the bus), wires the gateway's share-link verifier and
 socket events, and owns the background tasks: the breadcrumb writer, housekeeping (live
@@ -21,7 +21,6 @@ from aiohttp import web
 
 from api import keys
 from api.metrics import Metrics
-from hub.engine.guard import GuardedServer
 from hub.engine.manager import BusManager
 from hub.jobs.changes import JobEvent, JobEvents
 from hub.jobs.store import Job
@@ -31,8 +30,7 @@ from hub.realtime.notify import Notifier
 from hub.tracking.active_jobs import ActiveJobs
 from hub.tracking.breadcrumbs import BreadcrumbWriter
 from hub.tracking.handlers import TrackingEvents
-from hub.tracking.live_state import LiveState, MemoryLiveState
-from hub.tracking.live_state_redis import RedisLiveState
+from hub.tracking.live_state import LiveState
 from hub.tracking.relay import LocationRelay
 from hub.tracking.share import ShareLinks
 from hub.tracking.tracker import Tracker
@@ -43,25 +41,20 @@ SWEEP_EVERY = 30  # housekeeping rounds between two live-state sweeps
 
 
 async def tracking_feature(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
     pool = app[keys.POOL]
     notifier = app[keys.NOTIFIER]
     gateway = app[keys.GATEWAY]
     sio = app[keys.SIO]
-    if not isinstance(sio, GuardedServer):
-        raise TypeError("the tracking feature needs hub.engine.guard.GuardedServer")
+    backends = app[keys.BACKENDS]
     statuses = app[keys.JOB_STATUS]
     clock = app.get(keys.TRACKING_CLOCK, time.time)
 
-    # Memory or Redis, as create_app decided for the bus (on its Redis client).
-    live: LiveState = (
-        RedisLiveState(app[keys.REDIS], clock) if settings.redis_url else MemoryLiveState(clock)
-    )
+    live = backends.live_state(clock)
     app[keys.MATCHER].use_live_positions(live.position)
     active = ActiveJobs(pool)
     job_events = JobEvents(app[keys.BUS])
     crumbs = BreadcrumbWriter(pool)
-    relay = _relay(sio, notifier) if settings.redis_url else None
+    relay = _relay(app[keys.MANAGER], notifier) if backends.several_nodes else None
     tracker = Tracker(
         live, active, notifier, crumbs, statuses, clock, relay.offer if relay else None
     )
@@ -117,13 +110,9 @@ async def tracking_feature(app: web.Application) -> AsyncIterator[None]:
         await live.close()
 
 
-def _relay(sio: GuardedServer, notifier: Notifier) -> LocationRelay | None:
+def _relay(manager: BusManager, notifier: Notifier) -> LocationRelay:
     """Several nodes: points go through the manager's ``publish_latest``, and each node with
     watchers delivers them with the room broadcaster."""
-    manager = sio.manager
-    if not isinstance(manager, BusManager):
-        return None
-
     relay = LocationRelay(notifier.job_location_all_nodes)
 
     def deliver(room: str, event: str, data: Any, key: str, skip_sid: str | None) -> None:
@@ -145,12 +134,11 @@ async def _housekeeping(
     metrics.gauge(
         "tradeshub_breadcrumbs_pending", "Breadcrumb rows waiting to be written.", _len(crumbs)
     )
-    if isinstance(live, RedisLiveState):
-        metrics.gauge(
-            "tradeshub_live_state_pending",
-            "Live positions waiting to be written to Redis (at most one per contractor).",
-            lambda: float(live.pending),
-        )
+    metrics.gauge(
+        "tradeshub_live_state_pending",
+        "Live positions waiting to be written to Redis (at most one per contractor).",
+        lambda: float(live.pending),
+    )
     exported: dict[str, int] = {}
 
     def export(label: str, value: int, counter: Any) -> None:
@@ -170,8 +158,7 @@ async def _housekeeping(
         # to this node's watchers (several nodes)
         delivered = tracker.deliveries + (relay.delivered if relay is not None else 0)
         export("deliveries", delivered, metrics.deliveries.labels("job_location"))
-        if isinstance(live, RedisLiveState):
-            export("live_writes", live.write_failures, metrics.live_state_write_failures)
+        export("live_writes", live.write_failures, metrics.live_state_write_failures)
         if rounds % SWEEP_EVERY == 0:
             live.sweep()
 

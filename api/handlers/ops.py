@@ -34,7 +34,7 @@ async def _check_redis(request: web.Request) -> str | None:
         return None
     try:
         async with asyncio.timeout(_READY_TIMEOUT_S):
-            await redis.ping()  # type: ignore[attr-defined]
+            await redis.ping()
         return "ok"
     except Exception as exc:
         return f"down: {type(exc).__name__}"

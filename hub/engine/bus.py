@@ -44,6 +44,14 @@ class Bus(Protocol):
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Subscription: ...
 
+    def channels(self) -> set[str]:
+        """The channels this node holds a subscription to."""
+        ...
+
+    async def start(self) -> None:
+        """Returns at once; a backend that is unreachable shows as degraded, not as an error."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -184,6 +192,9 @@ class MemoryBus:
     def channels(self) -> set[str]:
         """The channels this node holds a subscription to."""
         return set(self._local.by_channel)
+
+    async def start(self) -> None:
+        return None
 
     async def close(self) -> None:
         await self._local.close_all()

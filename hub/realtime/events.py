@@ -20,6 +20,7 @@ CHAT_TYPING = "chat:typing"
 CHAT_READ = "chat:read"
 PRESENCE = "presence"
 AUTH_EXPIRED = "auth:expired"
+SERVER_CLOSING = "server:closing"
 
 
 def iso(value: datetime) -> str:
@@ -97,6 +98,11 @@ def chat_typing(conversation_id: str, user_id: str) -> dict[str, Any]:
 
 def chat_read(conversation_id: str, user_id: str, seq: int) -> dict[str, Any]:
     return {"conversation_id": conversation_id, "user_id": user_id, "seq": seq}
+
+
+def server_closing(reason: str) -> dict[str, Any]:
+    """Sent to every socket of a node that is shutting down, just before it closes them."""
+    return {"reason": reason}
 
 
 def auth_expired() -> dict[str, Any]:

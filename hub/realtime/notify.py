@@ -145,6 +145,13 @@ class Notifier:
     async def presence(self, user_id: str, online: bool, partner_ids: list[str]) -> None:
         await self.emit_to_users(events.PRESENCE, events.presence(user_id, online), partner_ids)
 
+    async def server_closing(self, reason: str) -> None:
+        """To every socket of this node (not through the bus: other nodes stay up), just
+        before this node closes them, so clients reconnect elsewhere at once."""
+        await self._sio.emit(
+            events.SERVER_CLOSING, events.server_closing(reason), ignore_queue=True
+        )
+
     async def auth_expired(self, sid: str) -> None:
         """To one socket, just before it is disconnected for expired credentials."""
         await self._sio.emit(events.AUTH_EXPIRED, events.auth_expired(), to=sid)

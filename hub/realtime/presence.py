@@ -21,6 +21,10 @@ class Presence(Protocol):
 
     async def online_among(self, user_ids: Iterable[str]) -> set[str]: ...
 
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
 
 class MemoryPresence:
     """Sockets per user on this process.
@@ -62,3 +66,9 @@ class MemoryPresence:
 
     async def online_among(self, user_ids: Iterable[str]) -> set[str]:
         return {u for u in user_ids if u in self._sockets}
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

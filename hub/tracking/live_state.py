@@ -97,6 +97,16 @@ class LiveState(Protocol):
         self, lat: float, lng: float, radius_m: float, limit: int
     ) -> list[tuple[str, float]]: ...
 
+    @property
+    def pending(self) -> int:
+        """Points accepted but not yet written to the shared store (0 when there is none)."""
+        ...
+
+    @property
+    def write_failures(self) -> int:
+        """Writes to the shared store that failed (each is retried)."""
+        ...
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -162,6 +172,14 @@ class MemoryLiveState:
         self, lat: float, lng: float, radius_m: float, limit: int
     ) -> list[tuple[str, float]]:
         return near_in(self._points, self._clock() - self.stale_after_s, lat, lng, radius_m, limit)
+
+    @property
+    def pending(self) -> int:
+        return 0  # nothing to write behind: this node's memory is the store
+
+    @property
+    def write_failures(self) -> int:
+        return 0
 
     async def start(self) -> None:
         return None
