@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from api import benchseed, loadseed
 from api.config import ConfigError, Settings, load_settings
 from api.logs import configure_logging
 
@@ -79,17 +78,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def migrate_cmd(settings: Settings, args: argparse.Namespace) -> int:
-    from api.db import create_pool, database_dsn
-    from api.migrate import migrate
+    from api.db import prepared_database
 
     async def run() -> int:
-        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
-            pool = await create_pool(dsn, 1, 1)
-            try:
-                async with pool.acquire() as conn:
-                    applied = await migrate(conn)
-            finally:
-                await pool.close()
+        async with prepared_database(settings) as db:
+            applied = db.applied
         if applied:
             for name in applied:
                 print(f"applied {name}")
@@ -117,29 +110,18 @@ def _admin_accounts(settings: Settings, pool: Any) -> Any:
 
 
 def seed_cmd(settings: Settings, args: argparse.Namespace) -> int:
-    from api.db import create_pool, database_dsn
-    from api.migrate import migrate
-    from hub.contractors.trades import TRADES
-    from hub.contractors.trades_store import upsert_trades
+    from api.db import prepared_database
 
     async def run() -> int:
-        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
-            pool = await create_pool(dsn, 1, 2)
-            try:
-                async with pool.acquire() as conn:
-                    await migrate(conn)
-                    async with conn.transaction():
-                        total = await upsert_trades(conn, TRADES)
-                print(f"trades: {total} in the catalogue")
-                if settings.admin_email and settings.admin_password:
-                    changed = await _admin_accounts(settings, pool).create_admin(
-                        settings.admin_email, settings.admin_password
-                    )
-                    print(f"admin {settings.admin_email}: {'created' if changed else 'exists'}")
-                else:
-                    print("admin: skipped (set ADMIN_EMAIL and ADMIN_PASSWORD to create one)")
-            finally:
-                await pool.close()
+        async with prepared_database(settings, pool_size=2, load_trades=True) as db:
+            print(f"trades: {db.trades} in the catalogue")
+            if settings.admin_email and settings.admin_password:
+                changed = await _admin_accounts(settings, db.pool).create_admin(
+                    settings.admin_email, settings.admin_password
+                )
+                print(f"admin {settings.admin_email}: {'created' if changed else 'exists'}")
+            else:
+                print("admin: skipped (set ADMIN_EMAIL and ADMIN_PASSWORD to create one)")
         return 0
 
     return _run(run)
@@ -148,21 +130,14 @@ def seed_cmd(settings: Settings, args: argparse.Namespace) -> int:
 def create_admin_cmd(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
-    from api.db import create_pool, database_dsn
-    from api.migrate import migrate
+    from api.db import prepared_database
 
     password = settings.admin_password or getpass.getpass("password for the admin: ")
 
     async def run() -> int:
-        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
-            pool = await create_pool(dsn, 1, 2)
-            try:
-                async with pool.acquire() as conn:
-                    await migrate(conn)
-                accounts = _admin_accounts(settings, pool)
-                changed = await accounts.create_admin(args.email, password, args.name)
-            finally:
-                await pool.close()
+        async with prepared_database(settings, pool_size=2) as db:
+            accounts = _admin_accounts(settings, db.pool)
+            changed = await accounts.create_admin(args.email, password, args.name)
         print(f"admin {args.email}: {'created or promoted' if changed else 'already an admin'}")
         return 0
 
@@ -180,8 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     p_admin = sub.add_parser("create-admin", help="create or promote an admin account")
     p_admin.add_argument("email")
     p_admin.add_argument("--name", default="Admin")
-    loadseed.add_parser(sub)
-    benchseed.add_parser(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -195,8 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": migrate_cmd,
         "seed": seed_cmd,
         "create-admin": create_admin_cmd,
-        "loadseed": loadseed.loadseed_cmd,
-        "benchseed": benchseed.benchseed_cmd,
     }
     try:
         return commands[args.command](settings, args)

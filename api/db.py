@@ -1,15 +1,24 @@
-"""PostgreSQL: the connection pool, and the embedded server used when none is configured."""
+"""PostgreSQL: the connection pool, the embedded server used when none is configured, and
+the migrated database every command outside the hub starts from."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
+
+from api.migrate import migrate
+from hub.contractors.trades import TRADES
+from hub.contractors.trades_store import upsert_trades
+
+if TYPE_CHECKING:
+    from api.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +94,41 @@ async def database_dsn(database_url: str | None, data_dir: Path) -> AsyncIterato
     async with embedded_postgres(data_dir) as dsn:
         log.info("database: embedded PostgreSQL", extra={"data_dir": str(data_dir)})
         yield dsn
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDatabase:
+    """What :func:`prepared_database` yields."""
+
+    pool: asyncpg.Pool
+    applied: list[str]
+    """Migrations applied on the way in, in order (empty when the schema was up to date)."""
+    trades: int | None
+    """Trades in the catalogue once loaded; None when not asked to load them."""
+
+
+@asynccontextmanager
+async def prepared_database(
+    settings: Settings, *, pool_size: int = 1, load_trades: bool = False
+) -> AsyncIterator[PreparedDatabase]:
+    """The configured database (or the embedded one under ``settings.data_dir``), migrated,
+    with a pool of up to ``pool_size`` connections; with ``load_trades`` the trade catalogue
+    is loaded too (missing trades added, in one transaction). On exit the pool is closed and
+    an embedded server stopped.
+
+    The one way in for the commands that work on the database outside a running hub
+    (``tradeshub migrate``, ``seed``, ``create-admin``) and for the load-test seeders and
+    benchmarks under ``loadtests/``.
+    """
+    async with database_dsn(settings.database_url, settings.data_dir) as dsn:
+        pool = await create_pool(dsn, 1, pool_size)
+        try:
+            async with pool.acquire() as conn:
+                applied = await migrate(conn)
+                trades = None
+                if load_trades:
+                    async with conn.transaction():
+                        trades = await upsert_trades(conn, TRADES)
+            yield PreparedDatabase(pool, applied, trades)
+        finally:
+            await pool.close()

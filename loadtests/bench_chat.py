@@ -11,7 +11,7 @@ hub's CPU per message between two versions).
 
 What it does:
 
-1. Seeds ``2 x pairs`` users in ``pairs`` conversations by SQL (``api.loadseed``: each pair
+1. Seeds ``2 x pairs`` users in ``pairs`` conversations by SQL (``loadseed.py``: each pair
    is a customer, a contractor, an assigned job and its conversation), into
    ``--database-url`` / ``DATABASE_URL``, or else a fresh database created on the local
    PostgreSQL (``TEST_DATABASE_ADMIN_URL``, dropped at the end).
@@ -296,12 +296,10 @@ async def prepare_database(
 ) -> tuple[str, str | None, list[dict[str, Any]]]:
     """Seed the pairs; returns (dsn, database created here or None, pairs)."""
     import asyncpg
+    from loadseed import layout, seed_sql
 
-    from api.db import create_pool
-    from api.loadseed import layout, seed_sql
-    from api.migrate import migrate
-    from hub.contractors.trades import TRADES
-    from hub.contractors.trades_store import upsert_trades
+    from api.config import Settings
+    from api.db import prepared_database
 
     created = None
     if dsn is None:
@@ -315,15 +313,9 @@ async def prepare_database(
         finally:
             await conn.close()
         dsn = admin.rsplit("/", 1)[0] + "/" + created
-    pool = await create_pool(dsn, 1, 1)
-    try:
-        async with pool.acquire() as conn:
-            await migrate(conn)
-            async with conn.transaction():
-                await upsert_trades(conn, TRADES)
-            seeded = await seed_sql(conn, layout(TAG, pairs, pairs), "not-a-login", "-")
-    finally:
-        await pool.close()
+    database = prepared_database(Settings(database_url=dsn), load_trades=True)
+    async with database as db, db.pool.acquire() as conn:
+        seeded = await seed_sql(conn, layout(TAG, pairs, pairs), "not-a-login", "-")
     return dsn, created, seeded.data["pairs"]
 
 

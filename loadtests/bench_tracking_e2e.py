@@ -4,7 +4,7 @@ Drives the shared Socket.IO benchmark (``../shared/bench``: ``gen.js`` and ``run
 and set up in a folder of yours, see docs/BENCHMARKS.md) against the real hub: contractors
 emit ``location:update``, watchers joined with ``job:watch`` receive ``job:location``. The
 hub runs the whole product path (gateway, msgspec validation, noise filter, live state,
-ETA, breadcrumbs, room broadcaster) on a database seeded by ``tradeshub benchseed``.
+ETA, breadcrumbs, room broadcaster) on a database seeded by ``loadtests/benchseed.py``.
 
 Usage::
 
@@ -24,7 +24,7 @@ What it does:
    filter rightly drops them), and idle mode taking each client's auth from ``--fixture``.
    Every server of the run gets the same publisher payload.
 2. Creates a database on ``--pg-admin-url`` (dropped at the end unless ``--keep-db``), and
-   seeds it with ``python -m api benchseed`` (enough rooms for the idle clients too).
+   seeds it with ``benchseed.py`` (enough rooms for the idle clients too).
 3. Imports the harness's ``run.py`` and adds a server ``hub``: ``python -m api serve``
    pinned to core 0 like the others, a fresh process per trial. Then alternates the servers
    (A B C A B C ..., load trials first, then idle) with ``run.trial``, each server with its
@@ -59,7 +59,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 PYTHON = sys.executable
 DEFAULT_ADMIN_URL = os.environ.get(
     "TEST_DATABASE_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -201,11 +202,12 @@ def hub_env(database_url: str, data_dir: Path) -> dict[str, str]:
 
 
 def benchseed(env: dict[str, str], rooms: int, watchers: int, share: bool, out: Path) -> None:
-    cmd = [PYTHON, "-m", "api", "benchseed", "--rooms", str(rooms), "--watchers", str(watchers)]
+    cmd = [PYTHON, str(HERE / "benchseed.py"), "--rooms", str(rooms), "--watchers", str(watchers)]
     cmd += ["--token-ttl", "6h", "--out", str(out)] + (["--share-viewers"] if share else [])
-    r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    # Its progress (stderr) shows as it goes; its summary is the first line of stdout.
+    r = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=600)
     if r.returncode != 0:
-        sys.exit(f"benchseed failed:\n{r.stdout}\n{r.stderr}")
+        sys.exit(f"benchseed failed (exit {r.returncode}; its errors are above):\n{r.stdout}")
     print(r.stdout.strip().splitlines()[0], file=sys.stderr)
 
 

@@ -1,10 +1,10 @@
-"""Seeding for the tracking fan-out benchmark: ``tradeshub benchseed``.
+"""Seeding for the tracking fan-out benchmark: ``python loadtests/benchseed.py``.
 
 The benchmark harness (``../shared/bench``, see docs/BENCHMARKS.md) plays R jobs, each with
 one contractor streaming ``location:update`` and W watchers receiving ``job:location``. This
 command creates, by direct SQL in one go (no REST, no login storm):
 
-- R customer/contractor pairs with one job each (``api.loadseed``'s users, profiles,
+- R customer/contractor pairs with one job each (``loadseed.py``'s users, profiles,
   assigned jobs, conversations), then every job put ``en_route`` with its contractor;
 - the watchers of each job: its customer, plus W-1 more who may watch it: admins (the
   default; one admin per watcher slot) or, with ``--share-viewers``, share-link viewers whose
@@ -22,25 +22,39 @@ The output is the harness's ``--fixture`` file (mode 0600: it holds tokens)::
     {"rooms": [{"room": job_id, "publisher": {"token"}, "watchers": [{"token"} |
       {"share_token"}, ...], "start": {"lat", "lng"}, "site": {...}, ...}], ...}
 
-Re-running with the same ``--tag`` reuses the users and jobs (``api.loadseed`` resets the
+Re-running with the same ``--tag`` reuses the users and jobs (``loadseed.py`` resets the
 jobs; this module moves them ``en_route`` again), replaces the jobs' share links and mints
 fresh tokens.
+
+Like ``loadseed.py`` (its neighbour, which it imports), it is not part of the product and
+runs with a python that has the hub installed, reading the hub's settings from the
+environment: ``DATABASE_URL=... JWT_SECRET=... .venv/bin/python loadtests/benchseed.py
+--rooms 50 --watchers 20 --out fixture.json``.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from api.loadseed import (
+if str(Path(__file__).resolve().parent) not in sys.path:  # loaded by path (tests), not run
+    sys.path.append(str(Path(__file__).resolve().parent))
+
+from loadseed import (
     DEFAULT_PASSWORD,
     EMAIL_DOMAIN,
     Layout,
     _offset,
+    database_label,
     layout,
+    run_command,
+    say,
     seed_sql,
     write_seed_file,
 )
@@ -119,9 +133,11 @@ async def seed_bench(
     tokens: Any,
     password_hash: str,
     share_viewers: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> BenchSeed:
     """Seed ``rooms`` en-route jobs with ``watchers`` watchers each into ``pool`` (asyncpg,
-    migrated, trades loaded); ``tokens`` is the hub's :class:`hub.accounts.tokens.TokenCodec`."""
+    migrated, trades loaded); ``tokens`` is the hub's :class:`hub.accounts.tokens.TokenCodec`.
+    ``progress`` hears how far the share links (made one by one by the hub's code) are."""
     from hub.engine.bus import MemoryBus
     from hub.jobs.changes import JobEvents
     from hub.tracking.share import ShareLinks
@@ -168,6 +184,8 @@ async def seed_bench(
                 link = await shares.create(pair["job_id"], customer_id, "customer")
                 auths.append({"share_token": link.token})
                 links += 1
+                if progress is not None and links % 1000 == 0:
+                    progress(f"share links: {links} of {rooms * extra}")
             else:
                 issued = tokens.issue_access(admin_ids[k * extra + j], "admin")
                 auths.append({"token": issued.token})
@@ -196,11 +214,11 @@ async def seed_bench(
 # --- the command ----------------------------------------------------------------------
 
 
-def add_parser(sub: Any) -> None:
-    """Register ``tradeshub benchseed`` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "benchseed",
-        help="seed en-route jobs with watchers for the tracking benchmark; write its fixture",
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="benchseed.py",
+        description="Seed en-route jobs with watchers for the tracking benchmark by SQL into "
+        "DATABASE_URL (or the embedded database under TRADESHUB_DATA_DIR); write its fixture.",
     )
     p.add_argument("--rooms", type=int, default=50, help="jobs, one contractor each (R)")
     p.add_argument("--watchers", type=int, default=20, help="watchers per job (W)")
@@ -216,21 +234,20 @@ def add_parser(sub: Any) -> None:
         help="access tokens' lifetime, e.g. 2h (default: JWT_ACCESS_EXPIRY)",
     )
     p.add_argument("--out", type=Path, required=True, help="fixture JSON to write")
+    return p
 
 
-def benchseed_cmd(settings: Any, args: Any) -> int:
+def benchseed(settings: Any, args: Any) -> int:
     """Seed by SQL into DATABASE_URL (or the embedded database) and write ``--out``."""
     import asyncio
     import time
 
     from api.config import parse_duration
-    from api.db import create_pool, database_dsn
-    from api.migrate import migrate
+    from api.db import prepared_database
     from hub.accounts.passwords import Passwords
     from hub.accounts.tokens import TokenCodec
-    from hub.contractors.trades import TRADES
-    from hub.contractors.trades_store import upsert_trades
 
+    prog = "benchseed"
     try:
         layout(args.tag, args.rooms, args.rooms, args.rooms)
         if args.rooms < 1 or args.watchers < 1:
@@ -241,32 +258,33 @@ def benchseed_cmd(settings: Any, args: Any) -> int:
             else settings.jwt_access_expiry_s
         )
     except Exception as exc:
-        print(f"tradeshub benchseed: {exc}")
+        print(f"{prog}: {exc}")
         return 2
     tokens = TokenCodec(settings.jwt_secret, ttl, settings.jwt_refresh_expiry_s)
     passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
 
     async def run() -> BenchSeed:
         started = time.monotonic()
-        password_hash = await passwords.hash(DEFAULT_PASSWORD)  # once, for everybody
-        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
-            pool = await create_pool(dsn, 1, 2)
-            try:
-                async with pool.acquire() as conn:
-                    await migrate(conn)
-                    async with conn.transaction():
-                        await upsert_trades(conn, TRADES)
-                seeded = await seed_bench(
-                    pool,
-                    args.tag,
-                    args.rooms,
-                    args.watchers,
-                    tokens,
-                    password_hash,
-                    args.share_viewers,
-                )
-            finally:
-                await pool.close()
+        say(prog, "hashing the password once (Argon2id, the hub's cost)")
+        password_hash = await passwords.hash(DEFAULT_PASSWORD)
+        say(prog, f"migrating {database_label(settings)} and loading the trades")
+        async with prepared_database(settings, pool_size=2, load_trades=True) as db:
+            say(
+                prog,
+                f"seeding {args.rooms} en_route jobs x {args.watchers} watchers "
+                f"({'share-link viewers' if args.share_viewers else 'admins'} beyond the "
+                f"customer; tag {args.tag})",
+            )
+            seeded = await seed_bench(
+                db.pool,
+                args.tag,
+                args.rooms,
+                args.watchers,
+                tokens,
+                password_hash,
+                args.share_viewers,
+                progress=lambda message: say(prog, message),
+            )
         print(
             f"benchseed {args.tag}: {args.rooms} en_route jobs x {args.watchers} watchers "
             f"({seeded.fixture['watchers_are']}); users created {seeded.users_created}, "
@@ -282,3 +300,11 @@ def benchseed_cmd(settings: Any, args: Any) -> int:
     write_seed_file(args.out, seeded.fixture)
     print(f"fixture: {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("benchseed", benchseed, parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,9 +1,15 @@
-"""Seeding for the load tests: ``tradeshub loadseed``.
+"""Seeding for the load tests: ``python loadtests/loadseed.py``.
 
 Creates, by direct SQL, the populations the locust users play (``loadtests/``):
 customers, contractors with trades and a service area, and one *assigned* job per
 customer/contractor pair with its accepted application and its conversation (both users
 members). Then writes the credentials file the locust users pick from.
+
+Not part of the product: it runs with a python that has the hub installed (the SQL half
+and the command use its database, password and token code), e.g.
+``.venv/bin/python loadtests/loadseed.py --customers 700 --contractors 300 --out seed.json``,
+and reads the hub's settings (``DATABASE_URL``, ``JWT_SECRET``, ``ARGON2_*``, ...) from the
+environment like ``tradeshub`` does.
 
 The password is hashed once with Argon2id (the hub's configured cost, so a seeded login
 costs what a real one does) and that hash is stored for every seeded user.
@@ -14,15 +20,19 @@ replaced, and each pair's job is put back to ``assigned`` at its site so a new r
 go ``en_route`` again. Nothing outside the tag's users is touched.
 
 The layout half of this module (:func:`layout`, :func:`seed_file`) is pure standard
-library on purpose: ``loadtests/seed_api.py`` imports it to seed a hub through its API
-with the same geometry and file format, from locust's own virtual environment.
+library on purpose, and the module imports nothing else at load time:
+``loadtests/seed_api.py`` imports it to seed a hub through its API with the same geometry
+and file format, from locust's own virtual environment.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,7 +131,7 @@ class Layout:
         return {
             "trade": self.trades(k)[0],
             "title": f"Load test job {k}",
-            "description": "seeded by tradeshub loadseed",
+            "description": "seeded by loadtests/loadseed.py",
             "location": self.site(k),
             "address": job_marker(self.tag, k),
             "budget_cents": 10000 + 100 * (k % 50),
@@ -377,7 +387,7 @@ async def _pair_jobs(
         """
         INSERT INTO jobs (id, customer_id, contractor_id, lat, lng, trade, title,
                           description, address, status, budget_cents)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, 'seeded by tradeshub loadseed', $8, 'assigned',
+        VALUES ($1, $2, $3, $4, $5, $6, $7, 'seeded by loadtests/loadseed.py', $8, 'assigned',
                 10000)
         """,
         new_jobs,
@@ -432,11 +442,56 @@ async def _pair_jobs(
 # --- the command ----------------------------------------------------------------------
 
 
-def add_parser(sub: Any) -> None:
-    """Register ``tradeshub loadseed`` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "loadseed",
-        help="seed load-test customers, contractors and assigned jobs; write credentials",
+def say(prog: str, message: str) -> None:
+    """Progress for the operator, on stderr: stdout carries the results."""
+    print(f"{prog}: {message}", file=sys.stderr, flush=True)
+
+
+def run_command(prog: str, command: Callable[[Any, Any], int], args: Any) -> int:
+    """Run ``command(settings, args)`` the way ``tradeshub`` runs its commands: settings
+    read once from the environment, the hub's logging, and one clear line (exit 2, or 3
+    for migrations) for what an operator can fix."""
+    try:
+        from api.config import ConfigError, load_settings
+        from api.logs import configure_logging
+        from api.migrate import MigrationError
+        from hub.core.errors import DomainError
+    except ModuleNotFoundError as exc:
+        print(
+            f"{prog}: the hub is not importable by {sys.executable} ({exc}); run this with "
+            "the python the hub is installed in, e.g. .venv/bin/python",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"{prog}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        return command(settings, args)
+    except MigrationError as exc:
+        print(f"{prog}: migration error: {exc}", file=sys.stderr)
+        return 3
+    except DomainError as exc:
+        print(f"{prog}: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def database_label(settings: Any) -> str:
+    """Which database a seeder writes to, for its progress line."""
+    if settings.database_url:
+        return "DATABASE_URL"
+    return f"the embedded PostgreSQL under {settings.data_dir}/pgdata"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="loadseed.py",
+        description="Seed load-test customers, contractors and assigned jobs by SQL into "
+        "DATABASE_URL (or the embedded database under TRADESHUB_DATA_DIR); write the "
+        "credentials file the locust users play.",
     )
     p.add_argument("--customers", type=int, required=True, help="customer accounts (N)")
     p.add_argument("--contractors", type=int, required=True, help="contractor accounts (M)")
@@ -444,46 +499,43 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tag", default="lt", help="names this population; re-runs reuse it")
     p.add_argument("--password", default=DEFAULT_PASSWORD, help="every seeded user's password")
     p.add_argument("--out", type=Path, required=True, help="credentials JSON to write")
+    return p
 
 
-def loadseed_cmd(settings: Any, args: Any) -> int:
+def loadseed(settings: Any, args: Any) -> int:
     """Seed by SQL into DATABASE_URL (or the embedded database) and write ``--out``."""
     import asyncio
     import time
 
-    from api.db import create_pool, database_dsn
-    from api.migrate import migrate
+    from api.db import prepared_database
     from hub.accounts.passwords import Passwords
     from hub.accounts.tokens import TokenCodec
-    from hub.contractors.trades import TRADES
-    from hub.contractors.trades_store import upsert_trades
 
+    prog = "loadseed"
     try:
         lay = layout(args.tag, args.customers, args.contractors, args.pairs)
     except ValueError as exc:
-        print(f"tradeshub loadseed: {exc}")
+        print(f"{prog}: {exc}")
         return 2
     passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     passwords.check_policy(args.password, email_of(lay.tag, "customer", 0))
+    tokens = TokenCodec(
+        settings.jwt_secret, settings.jwt_access_expiry_s, settings.jwt_refresh_expiry_s
+    )
 
     async def run() -> SeedResult:
         started = time.monotonic()
-        password_hash = await passwords.hash(args.password)  # once, for everybody
-        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
-            pool = await create_pool(dsn, 1, 1)
-            try:
-                async with pool.acquire() as conn:
-                    await migrate(conn)
-                    async with conn.transaction():
-                        await upsert_trades(conn, TRADES)
-                    tokens = TokenCodec(
-                        settings.jwt_secret,
-                        settings.jwt_access_expiry_s,
-                        settings.jwt_refresh_expiry_s,
-                    )
-                    result = await seed_sql(conn, lay, password_hash, args.password, tokens)
-            finally:
-                await pool.close()
+        say(prog, "hashing the password once (Argon2id, the hub's cost)")
+        password_hash = await passwords.hash(args.password)
+        say(prog, f"migrating {database_label(settings)} and loading the trades")
+        async with prepared_database(settings, load_trades=True) as db:
+            say(
+                prog,
+                f"seeding {lay.customers} customers, {lay.contractors} contractors and "
+                f"{lay.pairs} assigned jobs (tag {lay.tag})",
+            )
+            async with db.pool.acquire() as conn:
+                result = await seed_sql(conn, lay, password_hash, args.password, tokens)
         print(
             f"loadseed {lay.tag}: {lay.customers} customers, {lay.contractors} contractors, "
             f"{lay.pairs} assigned jobs; users created {result.users_created}, reused "
@@ -496,3 +548,11 @@ def loadseed_cmd(settings: Any, args: Any) -> int:
     write_seed_file(args.out, result.data)
     print(f"credentials: {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("loadseed", loadseed, parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,7 +2,7 @@
 # Load test the hub at HOST: loadtests/run.sh smoke|target|soak HOST
 #
 # Creates locust's virtual environment (loadtests/.venv) on first use, seeds the hub
-# (by SQL with `tradeshub loadseed` when DATABASE_URL is set, else through the API with
+# (by SQL with loadseed.py when DATABASE_URL is set, else through the API with
 # seed_api.py), runs locust headless, writes CSV + HTML into loadtests/reports/<stamp>/,
 # and exits non-zero on any failure, a missing stat, or (target) a missed threshold.
 #
@@ -21,10 +21,12 @@
 #   LT_THRESHOLDS=1   gate smoke or soak on the target thresholds too
 #   LT_PROCESSES      local locust worker processes (--processes)
 #   LT_CPUS           taskset CPU list for locust, e.g. 1
-#   LT_SEED=sql|api   sql: `tradeshub loadseed` into DATABASE_URL, or without it the
-#                     embedded database under TRADESHUB_DATA_DIR; api: seed_api.py.
+#   LT_SEED=sql|api   sql: loadseed.py into DATABASE_URL, or without it the embedded
+#                     database under TRADESHUB_DATA_DIR; api: seed_api.py.
 #                     Default: sql when DATABASE_URL is set, else api
-#   HUB_PYTHON        python with the hub installed, for SQL seeding (.venv/bin/python)
+#   HUB_PYTHON        the python with the hub installed, which SQL seeding runs
+#                     loadseed.py with. Default: the python beside the `tradeshub` on
+#                     PATH, else the checkout's .venv/bin/python
 #   LOADTEST_VENV     where locust's venv lives (loadtests/.venv)
 # docs/LOADTESTS.md has the details, distributed runs included.
 set -euo pipefail
@@ -71,6 +73,19 @@ fi
 
 say() { printf '==> %s\n' "$*"; }
 
+# The python with the hub installed (SQL seeding imports its database and token code):
+# HUB_PYTHON; else the one beside the `tradeshub` on PATH (a venv's bin, or where a
+# pipx/symlinked command points); else the checkout's .venv.
+hub_python() {
+  if [ -n "${HUB_PYTHON:-}" ]; then echo "$HUB_PYTHON"; return; fi
+  local cli
+  if cli=$(command -v tradeshub 2>/dev/null); then
+    cli=$(readlink -f "$cli")
+    if [ -x "$(dirname "$cli")/python" ]; then echo "$(dirname "$cli")/python"; return; fi
+  fi
+  echo "$ROOT/.venv/bin/python"
+}
+
 say "locust environment ($VENV)"
 if [ ! -x "$VENV/bin/locust" ] || ! cmp -s "$HERE/requirements.txt" "$VENV/.requirements.txt"; then
   python3 -m venv "$VENV"
@@ -100,9 +115,19 @@ SEED=$OUT/seed.json
 say "seeding $((PAIRS + REST)) customers, $PAIRS contractors, $PAIRS assigned jobs"
 SEED_BY=${LT_SEED:-$([ -n "${DATABASE_URL:-}" ] && echo sql || echo api)}
 if [ "$SEED_BY" = sql ]; then
-  # DATABASE_URL, or else the embedded database under TRADESHUB_DATA_DIR (the hub's).
-  HUB_PY=${HUB_PYTHON:-$ROOT/.venv/bin/python}
-  (cd "$ROOT" && "$HUB_PY" -m api loadseed --customers $((PAIRS + REST)) \
+  HUB_PY=$(hub_python)
+  # Checked from loadtests/, where no source tree is importable by accident.
+  if ! (cd "$HERE" && "$HUB_PY" -c 'import api.db') >/dev/null 2>&1; then
+    echo "SQL seeding runs loadtests/loadseed.py with a python that has the hub installed," >&2
+    echo "and $HUB_PY is not one (or does not exist). Set HUB_PYTHON to the python of the" >&2
+    echo "venv where tradeshub is installed (e.g. HUB_PYTHON=$ROOT/.venv/bin/python), or put" >&2
+    echo "that venv's tradeshub on PATH, or seed through the API: LT_SEED=api." >&2
+    exit 2
+  fi
+  echo "by SQL: $HUB_PY loadtests/loadseed.py"
+  # DATABASE_URL, or else the embedded database under TRADESHUB_DATA_DIR, relative to the
+  # checkout like the hub's (./deploy/run-local.sh serves from there).
+  (cd "$ROOT" && "$HUB_PY" "$HERE/loadseed.py" --customers $((PAIRS + REST)) \
      --contractors "$PAIRS" --tag "lt-$MODE" --out "$SEED")
 else
   echo "seeding through the API (fine for smoke sizes only; LT_SEED=sql seeds by SQL)"

@@ -1,7 +1,8 @@
 """Seed a hub through its REST API, for when its database is out of reach (no DATABASE_URL).
 
-Same layout and credentials file as ``tradeshub loadseed`` (it imports the pure half of
-``api/loadseed.py``), built the way the apps would: register everybody, publish the
+Same layout and credentials file as ``loadseed.py`` (it imports that script's pure half,
+which needs nothing but the standard library: this runs in locust's virtual environment,
+without the hub installed), built the way the apps would: register everybody, publish the
 contractors' profiles, post each pair's job (the hub offers it to its contractor, who
 stands on the site), apply, accept. That is about 2N + 3M requests, each registration an
 Argon2 hash on the hub, so it is for smoke-sized populations: the hub's auth rate limit
@@ -27,9 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from api.loadseed import (
+from loadseed import (
     DEFAULT_PASSWORD,
     TRADE_SLUGS,
     email_of,

@@ -1,4 +1,5 @@
-"""The tradeshub command: seed and create-admin (idempotent), serve on embedded defaults."""
+"""The tradeshub command: its four commands only, migrate, seed and create-admin
+(idempotent), serve on embedded defaults."""
 
 from __future__ import annotations
 
@@ -31,6 +32,23 @@ def _tradeshub(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
     return subprocess.run(
         [sys.executable, "-m", "api", *args], env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_the_product_commands_only() -> None:
+    """The load-test seeders live in loadtests/, not in the product's CLI."""
+    done = _tradeshub(["--help"], _env())
+    assert done.returncode == 0, done.stderr
+    assert "{serve,migrate,seed,create-admin}" in done.stdout
+    assert "loadseed" not in done.stdout and "benchseed" not in done.stdout
+    gone = _tradeshub(["loadseed", "--help"], _env())
+    assert gone.returncode == 2
+    assert "invalid choice: 'loadseed'" in gone.stderr
+
+
+def test_migrate_on_a_migrated_database(pg_dsn: str) -> None:
+    done = _tradeshub(["migrate"], _env(DATABASE_URL=pg_dsn))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "database is up to date\n"
 
 
 async def test_seed_twice_changes_nothing(pg_dsn: str) -> None:

@@ -1,4 +1,4 @@
-"""``tradeshub benchseed``: counts, tokens, and a seeded contractor's point reaching seeded
+"""``loadtests/benchseed.py``: counts, tokens, and a seeded contractor's point reaching seeded
 watchers (customer, admin, share-link viewer) through a real hub."""
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ import asyncpg
 import socketio
 from aiohttp.test_utils import TestClient
 
-from api.benchseed import FORMAT, admin_email
 from api.config import Settings
-from api.loadseed import email_of
 from hub.accounts.tokens import TokenCodec
 from tests.hub.realtime_support import Sock, url_of
+from tests.support.scripts import LOADTESTS, load_script
 
 Client = TestClient[Any, Any]
+bench = load_script("benchseed", "lt_benchseed")
+FORMAT, admin_email = bench.FORMAT, bench.admin_email
+email_of = load_script("loadseed", "lt_loadseed").email_of
 
 
 def _benchseed(
@@ -42,7 +44,7 @@ def _benchseed(
         JWT_SECRET=settings.jwt_secret,  # the hub under test verifies the minted tokens
     )
     return subprocess.run(
-        [sys.executable, "-m", "api", "benchseed", "--out", str(out), *args],
+        [sys.executable, str(LOADTESTS / "benchseed.py"), "--out", str(out), *args],
         env=env,
         capture_output=True,
         text=True,

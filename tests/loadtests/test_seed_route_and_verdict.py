@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from api.loadseed import layout
 from tests.support.scripts import load_script
 
 
@@ -22,7 +21,7 @@ def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
 @pytest.mark.parametrize("k", [0, 7, 42])
 def test_route_stays_inside_the_noise_filter_and_arrives(k: int) -> None:
     route = load_script("route", "lt_route")
-    lay = layout("rt", 50, 50)
+    lay = load_script("loadseed", "lt_loadseed").layout("rt", 50, 50)
     start, site = lay.start(k), lay.site(k)
     drive = route.Drive((start["lat"], start["lng"]), (site["lat"], site["lng"]), seed=k)
     previous = None

@@ -1,4 +1,4 @@
-"""``tradeshub loadseed``: counts, relations, a seeded user logs in, re-runs are idempotent."""
+"""``loadtests/loadseed.py``: counts, relations, a seeded user logs in, re-runs are idempotent."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from api.loadseed import EMAIL_DOMAIN, FORMAT, layout
+from tests.support.scripts import LOADTESTS, load_script
 
 Client = TestClient[Any, Any]
+seed = load_script("loadseed", "lt_loadseed")
+EMAIL_DOMAIN, FORMAT, layout = seed.EMAIL_DOMAIN, seed.FORMAT, seed.layout
 
 
 def _loadseed(pg_dsn: str, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -25,7 +27,7 @@ def _loadseed(pg_dsn: str, out: Path, *args: str) -> subprocess.CompletedProcess
     }
     env.update(DATABASE_URL=pg_dsn, ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024")
     return subprocess.run(
-        [sys.executable, "-m", "api", "loadseed", "--out", str(out), *args],
+        [sys.executable, str(LOADTESTS / "loadseed.py"), "--out", str(out), *args],
         env=env,
         capture_output=True,
         text=True,
