@@ -265,13 +265,22 @@ def main() -> int:
     ap.add_argument(
         "--hub-env", action="append", default=[], help="KEY=VALUE for the hub (repeatable)"
     )
+    ap.add_argument(
+        "--hub-base",
+        type=Path,
+        help="a checkout of another commit (git worktree): adds server 'hub-base', that "
+        "commit's `python -m api serve` on the same interpreter and database, to compare "
+        "a change against the commit before it in one alternating run",
+    )
     args = ap.parse_args()
     bench = args.bench.resolve()
     patch_gen(bench, not args.no_patch)
     harness = load_harness(bench)
     servers = args.servers.split(",")
+    if args.hub_base is not None and "hub-base" not in servers:
+        servers.append("hub-base")
     for name in servers:
-        if name != "hub" and name not in harness.SERVERS:
+        if name not in ("hub", "hub-base") and name not in harness.SERVERS:
             sys.exit(f"unknown server {name}; harness has {', '.join(harness.SERVERS)}")
     modes = args.modes.split(",")
     outdir = bench / "results"
@@ -300,6 +309,16 @@ def main() -> int:
             return [PYTHON, "-m", "api", "serve", "--port", str(port), "--no-migrate"], node_env
 
         harness.SERVERS["hub"] = ("tradeshub hub (python -m api serve)", hub_builder, True)
+        if args.hub_base is not None:
+            base = str(args.hub_base.resolve())
+
+            def base_builder(port: int, redis: Any, ch: Any) -> tuple[list[str], dict[str, str]]:
+                # The other commit's packages come first on the path (its working directory
+                # and PYTHONPATH); the interpreter, its libraries and the database are shared.
+                cmd, node_env = hub_builder(port, redis, ch)
+                return ["env", "-C", base, *cmd], dict(node_env, PYTHONPATH=base)
+
+            harness.SERVERS["hub-base"] = (f"tradeshub at {base}", base_builder, True)
         topologies = args.topologies.split(",")
         for topo in topologies:
             if topo not in ("single", "redis"):
@@ -320,7 +339,7 @@ def main() -> int:
             "--sub-event", "job:location",
             "--fixture", str(fixture),
         ]  # fmt: skip
-        per_server = {"hub": [*common, *hub_protocol]}
+        per_server = {"hub": [*common, *hub_protocol], "hub-base": [*common, *hub_protocol]}
         hargs = argparse.Namespace(
             outdir=str(outdir),
             server_core=0,
@@ -344,7 +363,7 @@ def main() -> int:
 
         def run_gen(a: Any, gen_args: list[str], timeout: float) -> dict[str, Any]:
             d: dict[str, Any] = original_run_gen(a, gen_args, timeout)
-            if current.get("name") == "hub":
+            if current.get("name") in ("hub", "hub-base"):
                 ports = [current["port"]] + ([current["port"] + 1] if current["redis"] else [])
                 d["hub_metrics"] = [scrape_metrics(p) for p in ports]
                 print(f"    [hub] {d['hub_metrics']}", file=sys.stderr, flush=True)
