@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from hub.accounts.passwords import OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST
+
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -90,8 +92,8 @@ class Settings:
     login_max_failures: int = 5
     login_ip_max_failures: int = 5
     login_lock_window_s: float = 15 * 60
-    argon2_time_cost: int = 3
-    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = OWASP_MIN_TIME_COST
+    argon2_memory_kib: int = OWASP_MIN_MEMORY_KIB
     max_body_bytes: int = 1024 * 1024
     socket_max_frame_bytes: int = 64 * 1024
     admin_email: str | None = None
@@ -147,6 +149,20 @@ class Settings:
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"LOG_LEVEL: unknown level {log_level!r}")
 
+        # Below OWASP's Argon2id minimum only outside production (tests hash faster).
+        argon2_time_cost = _int(env, "ARGON2_TIME_COST", OWASP_MIN_TIME_COST, 1, 20)
+        argon2_memory_kib = _int(
+            env, "ARGON2_MEMORY_KIB", OWASP_MIN_MEMORY_KIB, 1024, 4 * 1024 * 1024
+        )
+        if production and argon2_time_cost < OWASP_MIN_TIME_COST:
+            raise ConfigError(
+                f"ARGON2_TIME_COST: at least {OWASP_MIN_TIME_COST} in production (OWASP minimum)"
+            )
+        if production and argon2_memory_kib < OWASP_MIN_MEMORY_KIB:
+            raise ConfigError(
+                f"ARGON2_MEMORY_KIB: at least {OWASP_MIN_MEMORY_KIB} in production (OWASP minimum)"
+            )
+
         return cls(
             app_env=app_env,
             host=env.get("HOST", "0.0.0.0"),
@@ -179,8 +195,8 @@ class Settings:
             login_lock_window_s=parse_duration(
                 "LOGIN_LOCK_WINDOW", env.get("LOGIN_LOCK_WINDOW", "15m")
             ),
-            argon2_time_cost=_int(env, "ARGON2_TIME_COST", 3, 1, 20),
-            argon2_memory_kib=_int(env, "ARGON2_MEMORY_KIB", 65536, 1024, 4 * 1024 * 1024),
+            argon2_time_cost=argon2_time_cost,
+            argon2_memory_kib=argon2_memory_kib,
             admin_email=env.get("ADMIN_EMAIL") or None,
             admin_password=env.get("ADMIN_PASSWORD") or None,
             offer_limit=_int(env, "OFFER_LIMIT", 5, 0, 100),

@@ -112,13 +112,15 @@ class Accounts:
                 raise RateLimited("too many failed logins; try again later", seen.retry_after)
         async with self._pool.acquire() as conn:
             user = await store.user_by_email(conn, email.strip())
-        ok = await self._passwords.verify(user.password_hash if user else None, password)
-        if not ok or user is None:
+        verdict = await self._passwords.verify(user.password_hash if user else None, password)
+        if not verdict.ok or user is None:
             await self._limiter.hit(account_key, self._limits.max_failures, window)
             await self._limiter.hit(ip_key, self._limits.ip_max_failures, window)
             raise Unauthorized("wrong email or password")
         await self._limiter.reset(account_key)
         async with self._pool.acquire() as conn, conn.transaction():
+            if verdict.upgraded is not None:  # made with older parameters: store today's
+                await store.set_password(conn, user.id, verdict.upgraded)
             return await self._start_session(conn, user, new_id("f_"))
 
     async def refresh(self, refresh_token: str) -> Session:
