@@ -11,9 +11,9 @@ from aiohttp import web
 
 from api.keys import TOKENS
 from hub.core.errors import Forbidden, PayloadTooLarge, Unauthorized, ValidationFailed
-from hub.core.validation import decode_json
+from hub.core.validation import RequestBody, decode_json
 
-T = TypeVar("T")
+B = TypeVar("B", bound=RequestBody)
 
 
 def _default(value: Any) -> Any:
@@ -35,8 +35,9 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=dumps(body), status=status, content_type="application/json")
 
 
-async def read_json(request: web.Request, type_: type[T]) -> T:
-    """Decode the request body into ``type_`` (msgspec), with contract errors."""
+async def read_json(request: web.Request, type_: type[B]) -> B:
+    """Decode the request body into ``type_`` (msgspec), with contract errors; a field the
+    body type does not declare is refused (:class:`hub.core.validation.RequestBody`)."""
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:

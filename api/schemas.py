@@ -1,4 +1,8 @@
-"""Request bodies, validated by msgspec (the one validation library of the project)."""
+"""Request bodies, validated by msgspec (the one validation library of the project).
+
+Every body (and every object nested in one) is a :class:`hub.core.validation.RequestBody`:
+a field it does not declare is a 400 ``validation_error`` naming that field.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from hub.core.validation import RequestBody
+
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
 Password = Annotated[str, msgspec.Meta(max_length=256)]
@@ -14,7 +20,7 @@ Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 ()-]{5,20}$")]
 
 
-class RegisterBody(msgspec.Struct, forbid_unknown_fields=True):
+class RegisterBody(RequestBody):
     email: Email
     password: Password
     name: Name
@@ -22,12 +28,12 @@ class RegisterBody(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone | None = None
 
 
-class LoginBody(msgspec.Struct, forbid_unknown_fields=True):
+class LoginBody(RequestBody):
     email: Email
     password: Password
 
 
-class RefreshBody(msgspec.Struct, forbid_unknown_fields=True):
+class RefreshBody(RequestBody):
     refresh_token: Token
 
 
@@ -42,12 +48,12 @@ JobStatus = Literal[
 ]
 
 
-class LatLng(msgspec.Struct, forbid_unknown_fields=True):
+class LatLng(RequestBody):
     lat: Lat
     lng: Lng
 
 
-class ContractorProfileBody(msgspec.Struct, forbid_unknown_fields=True):
+class ContractorProfileBody(RequestBody):
     trades: Annotated[list[TradeSlug], msgspec.Meta(min_length=1, max_length=50)]
     service_area: Annotated[
         dict[str, Any],
@@ -59,7 +65,7 @@ class ContractorProfileBody(msgspec.Struct, forbid_unknown_fields=True):
     base: LatLng | None = None
 
 
-class JobBody(msgspec.Struct, forbid_unknown_fields=True):
+class JobBody(RequestBody):
     trade: TradeSlug
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     location: LatLng
@@ -70,10 +76,10 @@ class JobBody(msgspec.Struct, forbid_unknown_fields=True):
     scheduled_for: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
-class ApplicationBody(msgspec.Struct, forbid_unknown_fields=True):
+class ApplicationBody(RequestBody):
     quote_cents: Cents
     message: Annotated[str, msgspec.Meta(max_length=4000)] = ""
 
 
-class JobStatusBody(msgspec.Struct, forbid_unknown_fields=True):
+class JobStatusBody(RequestBody):
     status: JobStatus

@@ -12,6 +12,7 @@ from geo.types import GeoValidationError, parse_position
 from hub.contractors import store, trades_store
 from hub.contractors.store import ContractorProfile
 from hub.core.errors import Forbidden, NotFound, field_error
+from hub.core.validation import refuse_unknown_keys
 from hub.jobs.matching import ContractorMatcher
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,16 @@ async def check_trades(conn: asyncpg.Connection, trades: list[str], field: str) 
         if slug not in known:
             name = field if field == "trade" else f"{field}[{i}]"
             raise field_error(name, f"unknown trade {slug[:40]!r}")
+
+
+def _refuse_unknown_circle_keys(area: dict[str, Any]) -> None:
+    # The circle form {center: {lat, lng}, radius_km} is ours: strict like every REST body.
+    # GeoJSON keeps its own rule (RFC 7946: foreign members and bbox are allowed); what is
+    # neither is left to geo's message naming both forms.
+    if "type" in area or not ("center" in area or "radius_km" in area):
+        return
+    refuse_unknown_keys(area, ("center", "radius_km"), "service_area")
+    refuse_unknown_keys(area.get("center"), ("lat", "lng"), "service_area.center")
 
 
 class Contractors:
@@ -55,6 +66,7 @@ class Contractors:
         """
         if role != "contractor":
             raise Forbidden("only contractor accounts have a profile")
+        _refuse_unknown_circle_keys(service_area)
         try:
             area = parse_service_area(service_area, "service_area")
             position = parse_position(base, "base") if base is not None else None

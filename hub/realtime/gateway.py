@@ -14,13 +14,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-import msgspec
 import orjson
 import socketio
 
 from hub.accounts.tokens import TokenCodec
 from hub.core.errors import DomainError, Forbidden, NotFound, Unauthorized, as_unavailable
-from hub.core.validation import convert
+from hub.core.validation import SocketPayload, convert
 from hub.engine.guard import origin_allowed
 from hub.realtime.events import iso_epoch
 
@@ -59,7 +58,16 @@ class RefusedConnection(socketio.exceptions.ConnectionRefusedError):  # type: ig
         self.error_args = {"message": message, "error": error, "data": {"error": error}}
 
 
-class RefreshPayload(msgspec.Struct, forbid_unknown_fields=True):
+class ConnectAuth(SocketPayload):
+    """The connect's ``auth``: an access token, or a share link's token."""
+
+    token: str | None = None
+    share_token: str | None = None
+
+
+class RefreshPayload(SocketPayload):
+    """``auth:refresh``."""
+
     token: str
 
 
@@ -153,11 +161,12 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _authenticate(self, sid: str, auth: Any) -> Identity:
         if not isinstance(auth, dict):
             raise Unauthorized("send auth: {token} or {share_token}")
-        if "token" in auth:
-            claims = self._tokens.verify(auth["token"], "access")
+        given = convert(auth, ConnectAuth)  # a ValidationFailed refuses the connect too
+        if given.token is not None:
+            claims = self._tokens.verify(given.token, "access")
             return Identity(sid, claims.sub, claims.role, claims.exp)
-        if "share_token" in auth and self._share_verifier is not None:
-            job_id, expires_at = await self._share_verifier(auth["share_token"])
+        if given.share_token is not None and self._share_verifier is not None:
+            job_id, expires_at = await self._share_verifier(given.share_token)
             return Identity(sid, None, "viewer", expires_at, share_job_id=job_id)
         raise Unauthorized("send auth: {token} or {share_token}")
 

@@ -1,9 +1,10 @@
 """Tracking payloads from clients (``location:*``, ``job:watch``), validated by msgspec + geo.
 
-msgspec checks the shape and types strictly (numbers only, no strings or booleans, no unknown
-keys: a typo such as ``accuracy`` for ``accuracy_m`` would otherwise silently skip the noise
-filter); ``geo.types`` checks the coordinates (finite, in range) so that every coordinate of
-the hub is judged by the same rules.
+msgspec checks the declared fields strictly (numbers only, no strings or booleans, bounds);
+``geo.types`` checks the coordinates (finite, in range) so that every coordinate of the hub
+is judged by the same rules. Fields a payload does not declare (``altitude_m`` from a newer
+app, ``speed`` from an older SDK) are ignored, as for every socket payload
+(:class:`hub.core.validation.SocketPayload`): the point is taken without them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import msgspec
 
 from geo.types import GeoValidationError, parse_lat, parse_lng
 from hub.core.errors import field_error
-from hub.core.validation import convert
+from hub.core.validation import SocketPayload, convert
 
 # ts: epoch milliseconds; a fractional part is allowed. The bounds only refuse nonsense
 # (and non-finite values); the noise filter judges plausibility against the server clock.
@@ -30,7 +31,7 @@ MAX_BATCH = 1000
 """Points per ``location:batch`` (15 minutes at 1 Hz fit in a 64 KiB frame anyway)."""
 
 
-class Point(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+class Point(SocketPayload, gc=False):
     """One fix: ``location:update``, or an item of ``location:batch``."""
 
     lat: float
@@ -41,13 +42,13 @@ class Point(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     speed_mps: Speed | None = None
 
 
-class Batch(msgspec.Struct, forbid_unknown_fields=True):
+class Batch(SocketPayload):
     """``location:batch``: points buffered while offline, oldest first."""
 
     points: Annotated[list[Point], msgspec.Meta(max_length=MAX_BATCH)]
 
 
-class WatchPayload(msgspec.Struct, forbid_unknown_fields=True):
+class WatchPayload(SocketPayload):
     """``job:watch`` and ``job:unwatch``."""
 
     job_id: JobId

@@ -47,11 +47,14 @@ async def test_profile_round_trip_and_public_view(client: Client) -> None:
 
 async def test_polygon_area_is_stored_canonically(client: Client) -> None:
     reg = await register(client, "contractor")
-    body = {"trades": ["roofing"], "service_area": SQUARE, "available": False}
+    # GeoJSON's own rule (RFC 7946): a bbox and foreign members are allowed, and dropped
+    area = {**SQUARE, "bbox": [2.0, 48.0, 2.1, 48.1], "name": "Paris 1"}
+    body = {"trades": ["roofing"], "service_area": area, "available": False}
     resp = await client.put("/api/v1/contractors/me", json=body, headers=reg["auth"])
     assert resp.status == 200, await resp.text()
     profile = await resp.json()
     assert profile["service_area"]["type"] == "Polygon"
+    assert "bbox" not in profile["service_area"] and "name" not in profile["service_area"]
     assert profile["available"] is False
     assert "base" not in profile
 
@@ -157,7 +160,25 @@ BAD_BODIES = [
         "unknown field",
         '{"trades": ["plumbing"], "available": true, "colour": "red",'
         ' "service_area": {"center": {"lat": 1, "lng": 0}, "radius_km": 5}}',
-        "body",
+        "colour",
+    ),
+    (
+        "unknown field of the circle",
+        '{"trades": ["plumbing"], "available": true,'
+        ' "service_area": {"center": {"lat": 1, "lng": 0}, "radius_km": 5, "units": "mi"}}',
+        "service_area.units",
+    ),
+    (
+        "unknown field of the centre",
+        '{"trades": ["plumbing"], "available": true,'
+        ' "service_area": {"center": {"lat": 1, "lng": 0, "alt": 9}, "radius_km": 5}}',
+        "service_area.center.alt",
+    ),
+    (
+        "unknown field of the base",
+        '{"trades": ["plumbing"], "available": true, "base": {"lat": 1, "lng": 1, "alt": 9},'
+        ' "service_area": {"center": {"lat": 1, "lng": 0}, "radius_km": 5}}',
+        "base.alt",
     ),
 ]
 

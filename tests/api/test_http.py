@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import register
+from tests.conftest import PASSWORD, register, unique_email
+from tests.hub.realtime_support import conversation
 
 Client = TestClient[Any, Any]
 
@@ -44,6 +45,31 @@ async def test_wrong_json_shapes(client: Client) -> None:
     for body in ([], "x", 1, None, {"email": {"a": 1}, "password": "x"}):
         resp = await client.post("/api/v1/auth/login", json=body)
         await _error(resp, 400, "validation_error")
+
+
+async def test_unknown_fields_are_refused_naming_them(client: Client) -> None:
+    """REST bodies are strict (unlike socket payloads, docs/PROTOCOL-NOTES.md): a field the
+    endpoint does not take is a 400 whose details name it, and nothing is done."""
+    email = unique_email()
+    account = {"email": email, "password": PASSWORD, "name": "X", "role": "customer"}
+    resp = await client.post("/api/v1/auth/register", json={**account, "nickname": "x"})
+    body = await _error(resp, 400, "validation_error")
+    assert body["error"]["details"] == {"fields": {"nickname": "unknown field"}}
+    assert body["error"]["message"] == "nickname: unknown field"
+    pair = await conversation(client)
+    path = f"/api/v1/conversations/{pair.conversation_id}/messages"
+    resp = await client.post(
+        path,
+        json={"body": "hi", "client_msg_id": "m-1", "attachments": []},
+        headers=pair.customer["auth"],
+    )
+    body = await _error(resp, 400, "validation_error")
+    assert body["error"]["details"] == {"fields": {"attachments": "unknown field"}}
+    # nothing was done: the email is still free, the conversation still empty
+    resp = await client.post("/api/v1/auth/register", json=account)
+    assert resp.status == 201
+    resp = await client.get(path, headers=pair.customer["auth"])
+    assert (await resp.json())["items"] == []
 
 
 async def test_body_over_one_mib(client: Client) -> None:

@@ -72,6 +72,9 @@ BAD_JOBS = [
     ("lat 1e999", "{" + JOB + ', "location": {"lat": 1e999, "lng": 1}}', "location.lat"),
     ("NaN", "{" + JOB + ', "location": {"lat": NaN, "lng": 1}}', "body"),
     ("no location", "{" + JOB + "}", "body"),
+    # REST bodies refuse fields they do not declare (a typo is told at once), naming them
+    ("unknown field", "{" + JOB + ', "location": {"lat": 1, "lng": 1}, "budget": 5}', "budget"),
+    ("unknown nested", "{" + JOB + ', "location": {"lat": 1, "lng": 1, "alt": 3}}', "location.alt"),
     (
         "budget string",
         "{" + JOB + ', "location": {"lat": 1, "lng": 1}, "budget_cents": "5"}',

@@ -217,7 +217,7 @@ async def test_bad_payloads_are_answered_and_harmless(client: Client) -> None:
         ("chat:send", {"conversation_id": cid, "body": "", "client_msg_id": "x"}),
         ("chat:send", {"conversation_id": cid, "body": " \n\t \u3000 ", "client_msg_id": "x"}),
         ("chat:send", {"conversation_id": cid, "body": "\x00\x07", "client_msg_id": "x"}),
-        ("chat:send", {"conversation_id": cid, "body": "x", "client_msg_id": "x", "extra": 1}),
+        ("chat:send", {"conversation_id": cid, "body": 5, "client_msg_id": "x", "extra": 1}),
         ("chat:join", {"conversation_id": cid, "after_seq": -1}),
         ("chat:join", {"conversation_id": cid, "after_seq": "3"}),
         ("chat:join", {"conversation_id": cid, "after_seq": 1.5}),

@@ -142,7 +142,8 @@ BAD_UPDATES: list[tuple[Any, str]] = [
     ({"lat": 51.5, "lng": 0.1, "ts": 1.7e12, "accuracy_m": -1}, "accuracy_m"),
     ({"lat": 51.5, "lng": 0.1, "ts": 1.7e12, "heading": 361}, "heading"),
     ({"lat": 51.5, "lng": 0.1, "ts": 1.7e12, "speed_mps": "fast"}, "speed_mps"),
-    ({"lat": 51.5, "lng": 0.1, "ts": 1.7e12, "accuracy": 5}, "body"),
+    # beside fields this version does not know, known ones are still checked
+    ({"lat": 51.5, "lng": 0.1, "ts": 1.7e12, "accuracy": 5, "accuracy_m": "5"}, "accuracy_m"),
     ({"lat": None, "lng": 0.1, "ts": 1.7e12}, "lat"),
     ([51.5, 0.1], "payload"),
     ("51.5,0.1", "payload"),

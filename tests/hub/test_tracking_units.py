@@ -40,11 +40,16 @@ def test_parse_point_takes_numbers_only() -> None:
         ({"lat": 0, "lng": 0, "ts": 1, "heading": 361}, "heading"),
         ({"lat": False, "lng": 0, "ts": 1}, "lat"),
         ({"lat": 0, "lng": "0", "ts": 1}, "lng"),
-        ({"lat": 0, "lng": 0, "ts": 1, "altitude": 3}, "body"),
+        # a field it does not know never excuses a bad known one
+        ({"lat": "0", "lng": 0, "ts": 1, "altitude_m": 3}, "lat"),
     ):
         with pytest.raises(ValidationFailed) as caught:
             parse_point(bad)
         assert caught.value.details == {"fields": {field: caught.value.details["fields"][field]}}
+    # fields this version does not know (a newer app's, an older SDK's) are left out
+    assert parse_point({**full, "altitude_m": 35.5, "speed": 3, "floor": {"n": 2}}) == Point(
+        1.5, 2.5, 1.7e12, 0.0, 360.0, 0.0
+    )
 
 
 def test_parse_batch_and_watch() -> None:
@@ -53,8 +58,15 @@ def test_parse_batch_and_watch() -> None:
         parse_batch({"points": [{"lat": 0, "lng": 0, "ts": 1}, {"lat": 0, "lng": 200, "ts": 2}]})
     assert "points[1].lng" in caught.value.details["fields"]  # type: ignore[index]
     assert parse_watch({"job_id": "j_1"}) == "j_1"
+    assert parse_watch({"job_id": "j_1", "extra": 1}) == "j_1"
     with pytest.raises(ValidationFailed):
-        parse_watch({"job_id": "j_1", "extra": 1})
+        parse_watch({"job_id": 1, "extra": 1})
+    # unknown fields in the batch and in its points are left out, known ones still checked
+    extra = {"lat": 0, "lng": 0, "ts": 1, "altitude_m": 3}
+    assert parse_batch({"points": [extra], "sent_at": 5}) == [Point(0.0, 0.0, 1.0)]
+    with pytest.raises(ValidationFailed) as caught:
+        parse_batch({"points": [extra, {**extra, "ts": "2"}]})
+    assert caught.value.details == {"fields": {"points[1].ts": "Expected `float`, got `str`"}}
 
 
 def test_job_location_builder_leaves_out_what_is_unknown() -> None:
