@@ -17,7 +17,7 @@ What it does:
 
 1. Checks that the harness copy's ``gen.js`` has the three small options this run needs
    and adds them when it does not (``--no-patch`` refuses instead): ``--pub-speed-key``
-   (the hub's schema calls the field ``speed_mps`` and refuses unknown keys),
+   (the hub's schema calls the field ``speed_mps``; an unknown ``speed`` would be ignored),
    ``--pub-track time`` (positions follow each message's ``ts`` at ``--speed-mps``,
    unrounded: with the original fixed step rounded to 6 decimals, points above ~80 msg/s
    per publisher, or two in one 4 ms tick, repeat or imply > 70 m/s, and the hub's noise
