@@ -45,7 +45,8 @@ async def _freeze_gc(app: Any) -> None:
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from api.app import create_app
+    from api.app import create_app, package_version
+    from api.error_reporting import start_error_reporting
 
     if args.no_migrate:
         settings = Settings(**{**settings.__dict__, "migrate_on_start": False})
@@ -56,8 +57,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         if settings.database_url
         else (f"embedded PostgreSQL under {settings.data_dir}/pgdata")
     )
+    reporting = start_error_reporting(settings, package_version())
     log.info(
-        f"tradeshub starting: {mode}, {database}, port {port}, env {settings.app_env}",
+        f"tradeshub starting: {mode}, {database}, port {port}, env {settings.app_env}, "
+        f"error reporting {reporting}",
         extra={"settings": settings.describe()},
     )
     loop = _new_loop()
@@ -176,6 +179,16 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(exc, MigrationError):
             print(f"tradeshub: migration error: {exc}", file=sys.stderr)
+            return 3
+        import asyncpg
+
+        if isinstance(exc, asyncpg.UndefinedTableError | asyncpg.UndefinedColumnError):
+            # serve --no-migrate (or MIGRATE_ON_START=false) on a database nobody migrated
+            print(
+                f"tradeshub: the database schema is behind this release ({exc}); "
+                "run `tradeshub migrate` first",
+                file=sys.stderr,
+            )
             return 3
         from hub.core.errors import DomainError
 

@@ -53,7 +53,7 @@ FEATURES: tuple[FeatureContext, ...] = (
 )
 
 
-def _version() -> str:
+def package_version() -> str:
     try:
         return version("tradeshub")
     except PackageNotFoundError:
@@ -120,7 +120,7 @@ def create_app(settings: Settings) -> web.Application:
         "Bus channels this node subscribes to (its rooms with local members, and its own).",
         lambda: len(bus.channels()),
     )
-    app[keys.OPENAPI] = build_openapi(ROUTES, _version())
+    app[keys.OPENAPI] = build_openapi(ROUTES, package_version())
 
     sio = create_sio(manager, settings.cors_origins, settings.socket_max_frame_bytes)
     gateway = Gateway(
