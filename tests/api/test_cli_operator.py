@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
@@ -19,7 +20,7 @@ from api.migrate import load_migrations
 from tests.conftest import ADMIN_URL, PASSWORD, _db_url, register
 from tests.support.processes import free_port
 
-Client = TestClient[object, object]
+Client = TestClient[Any, Any]
 
 
 def _env(**extra: str) -> dict[str, str]:
