@@ -163,6 +163,13 @@ class Settings:
                 f"ARGON2_MEMORY_KIB: at least {OWASP_MIN_MEMORY_KIB} in production (OWASP minimum)"
             )
 
+        db_pool_max = _int(env, "DB_POOL_MAX", 10, 1, 1000)
+        db_pool_min = _int(env, "DB_POOL_MIN", min(2, db_pool_max), 1, 1000)
+        if db_pool_min > db_pool_max:  # asyncpg would refuse it at start, with a traceback
+            raise ConfigError(
+                f"DB_POOL_MIN: must not exceed DB_POOL_MAX ({db_pool_max}), got {db_pool_min}"
+            )
+
         return cls(
             app_env=app_env,
             host=env.get("HOST", "0.0.0.0"),
@@ -183,8 +190,8 @@ class Settings:
             sentry_dsn=env.get("SENTRY_DSN") or None,
             data_dir=Path(env.get("TRADESHUB_DATA_DIR", "var")),
             migrate_on_start=_bool(env, "MIGRATE_ON_START", True),
-            db_pool_min=_int(env, "DB_POOL_MIN", 2, 1, 1000),
-            db_pool_max=_int(env, "DB_POOL_MAX", 10, 1, 1000),
+            db_pool_min=db_pool_min,
+            db_pool_max=db_pool_max,
             shutdown_grace_s=parse_duration("SHUTDOWN_GRACE", env.get("SHUTDOWN_GRACE", "10s")),
             auth_rate_limit=_int(env, "AUTH_RATE_LIMIT", 100, 1),
             auth_rate_window_s=parse_duration(
