@@ -1,4 +1,4 @@
-"""The ``tradeshub`` command: serve, migrate, seed, create-admin."""
+"""The ``tradeshub`` command: serve, migrate, seed, create-admin, backup, restore."""
 
 from __future__ import annotations
 
@@ -147,6 +147,37 @@ def create_admin_cmd(settings: Settings, args: argparse.Namespace) -> int:
     return _run(run)
 
 
+def backup_cmd(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from api.backup import backup
+    from api.db import database_dsn
+
+    async def run() -> int:
+        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
+            tools = await backup(dsn, Path(args.file))
+        size = await asyncio.to_thread(lambda: Path(args.file).stat().st_size)
+        print(f"backup {args.file}: {size} bytes (pg_dump {tools.major}, custom format)")
+        return 0
+
+    return _run(run)
+
+
+def restore_cmd(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from api.backup import restore
+    from api.db import database_dsn
+
+    async def run() -> int:
+        async with database_dsn(settings.database_url, settings.data_dir) as dsn:
+            tools = await restore(dsn, Path(args.file))
+        print(f"restored {args.file} (pg_restore {tools.major}); next: tradeshub migrate")
+        return 0
+
+    return _run(run)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tradeshub", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     p_admin = sub.add_parser("create-admin", help="create or promote an admin account")
     p_admin.add_argument("email")
     p_admin.add_argument("--name", default="Admin")
+    p_backup = sub.add_parser("backup", help="pg_dump the database to FILE (custom format)")
+    p_backup.add_argument("file")
+    p_restore = sub.add_parser("restore", help="pg_restore FILE into an empty database")
+    p_restore.add_argument("file")
     args = parser.parse_args(argv)
 
     try:
@@ -171,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": migrate_cmd,
         "seed": seed_cmd,
         "create-admin": create_admin_cmd,
+        "backup": backup_cmd,
+        "restore": restore_cmd,
     }
     try:
         return commands[args.command](settings, args)
@@ -190,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 3
+        from api.backup import BackupError
+
+        if isinstance(exc, BackupError):
+            print(f"tradeshub: {args.command} failed: {exc}", file=sys.stderr)
+            return 4
         from hub.core.errors import DomainError
 
         if isinstance(exc, DomainError):

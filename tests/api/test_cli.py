@@ -38,7 +38,7 @@ def test_the_product_commands_only() -> None:
     """The load-test seeders live in loadtests/, not in the product's CLI."""
     done = _tradeshub(["--help"], _env())
     assert done.returncode == 0, done.stderr
-    assert "{serve,migrate,seed,create-admin}" in done.stdout
+    assert "{serve,migrate,seed,create-admin,backup,restore}" in done.stdout
     assert "loadseed" not in done.stdout and "benchseed" not in done.stdout
     gone = _tradeshub(["loadseed", "--help"], _env())
     assert gone.returncode == 2
