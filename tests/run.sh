@@ -74,6 +74,9 @@ say "tests (pytest, with line coverage of api/, hub/ and geo/)"
 # The full run fails below [tool.coverage.report] fail_under; a partial run (any extra
 # arguments: -k, a path, ...; or no Redis) reports coverage but cannot fail on it.
 PYTEST_ARGS+=(--cov --cov-report=term-missing:skip-covered)
+# This run's data files (its own and those of the hub processes it starts) in a folder of
+# their own: runs side by side in one checkout must not erase or combine each other's.
+export COVERAGE_FILE="${COVERAGE_FILE:-$(mktemp -d)/.coverage}"
 if [ "$#" -gt 0 ] || [ -n "${NO_REDIS:-}" ]; then
   echo "partial run: coverage is reported, its threshold not enforced"
   PYTEST_ARGS+=(--cov-fail-under=0)
