@@ -20,6 +20,7 @@ from api.db import create_pool, database_dsn
 from api.errors import error_middleware
 from api.features.chat import chat_feature
 from api.features.jobs import jobs_feature
+from api.features.push import push_feature
 from api.features.realtime import realtime_feature
 from api.features.tracking import tracking_feature
 from api.metrics import Metrics
@@ -38,8 +39,9 @@ from hub.accounts.tokens import TokenCodec
 from hub.engine.guard import GuardedServer
 from hub.engine.manager import BusManager, new_node_id
 from hub.engine.server import create_sio
+from hub.notifications.outbox import Outbox
 from hub.realtime.gateway import Gateway
-from hub.realtime.notify import Notifier, RecordingSink
+from hub.realtime.notify import Notifier
 from hub.realtime.presence import Presence
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ FEATURES: tuple[FeatureContext, ...] = (
     realtime_feature,
     chat_feature,
     tracking_feature,
+    push_feature,
 )
 
 
@@ -222,8 +225,8 @@ async def _with_pool(
         metrics.gauge("tradeshub_db_pool_size", "Open database connections.", pool.get_size)
         metrics.gauge("tradeshub_db_pool_idle", "Idle database connections.", pool.get_idle_size)
         passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
-        notifier = Notifier(sio, presence, RecordingSink(pool))
-        app[keys.NOTIFIER] = notifier
+        app[keys.NOTIFIER] = Notifier(sio)
+        app[keys.OUTBOX] = Outbox(presence)
         app[keys.ACCOUNTS] = Accounts(
             pool,
             passwords,

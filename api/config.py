@@ -7,6 +7,7 @@ needs from :class:`Settings`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,6 +100,11 @@ class Settings:
     admin_email: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     offer_limit: int = 5
+    fcm_credentials: Path | None = None
+    fcm_endpoint: str = "https://fcm.googleapis.com"
+    push_ttl_s: float = 3600.0
+    push_rate_per_s: int = 500
+    push_max_attempts: int = 10
 
     @property
     def production(self) -> bool:
@@ -148,6 +154,11 @@ class Settings:
         log_level = env.get("LOG_LEVEL", "INFO").strip().upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"LOG_LEVEL: unknown level {log_level!r}")
+
+        fcm_credentials = _service_account(env.get("FCM_CREDENTIALS") or None)
+        fcm_endpoint = (env.get("FCM_ENDPOINT") or "https://fcm.googleapis.com").rstrip("/")
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", fcm_endpoint):
+            raise ConfigError(f"FCM_ENDPOINT: expected an http(s) URL, got {fcm_endpoint!r}")
 
         # Below OWASP's Argon2id minimum only outside production (tests hash faster).
         argon2_time_cost = _int(env, "ARGON2_TIME_COST", OWASP_MIN_TIME_COST, 1, 20)
@@ -207,7 +218,34 @@ class Settings:
             admin_email=env.get("ADMIN_EMAIL") or None,
             admin_password=env.get("ADMIN_PASSWORD") or None,
             offer_limit=_int(env, "OFFER_LIMIT", 5, 0, 100),
+            fcm_credentials=fcm_credentials,
+            fcm_endpoint=fcm_endpoint,
+            push_ttl_s=parse_duration("PUSH_TTL", env.get("PUSH_TTL", "1h")),
+            push_rate_per_s=_int(env, "PUSH_RATE", 500, 1, 100_000),
+            push_max_attempts=_int(env, "PUSH_MAX_ATTEMPTS", 10, 1, 100),
         )
+
+
+def _service_account(raw: str | None) -> Path | None:
+    """The FCM service-account JSON, checked now so a bad path stops the start."""
+    if raw is None:
+        return None
+    path = Path(raw)
+    try:
+        account = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"FCM_CREDENTIALS: cannot read a JSON file at {raw!r} ({exc})") from None
+    missing = [
+        k
+        for k in ("project_id", "client_email", "private_key", "token_uri")
+        if not isinstance(account, dict) or not account.get(k)
+    ]
+    if missing or account.get("type") != "service_account":
+        raise ConfigError(
+            f"FCM_CREDENTIALS: {raw!r} is not a service-account JSON"
+            f" (missing {', '.join(missing) or 'type: service_account'})"
+        )
+    return path
 
 
 def _postgres_url(env: Mapping[str, str]) -> str | None:

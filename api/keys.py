@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from hub.jobs.actions import Jobs
     from hub.jobs.matching import ContractorMatcher
     from hub.jobs.status import JobStatusService
+    from hub.notifications.devices import Devices
+    from hub.notifications.outbox import Outbox
+    from hub.notifications.worker import PushWorker
     from hub.realtime.gateway import Gateway
     from hub.realtime.notify import Notifier
     from hub.realtime.presence import Presence
@@ -55,6 +58,9 @@ TRACKER: web.AppKey[Tracker] = web.AppKey("tracker")
 TRACK_VIEW: web.AppKey[TrackView] = web.AppKey("track_view")
 SHARE_LINKS: web.AppKey[ShareLinks] = web.AppKey("share_links")
 LIVE_STATE: web.AppKey[LiveState] = web.AppKey("live_state")
+OUTBOX: web.AppKey[Outbox] = web.AppKey("outbox")
+DEVICES: web.AppKey[Devices] = web.AppKey("devices")
+PUSH_WORKER: web.AppKey[PushWorker] = web.AppKey("push_worker")  # only with FCM credentials
 # Live tracking's server clock (seconds since the epoch); unset means time.time. Tests set it
 # on the app before it starts, to move time for the noise filter and the live state.
 TRACKING_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("tracking_clock")

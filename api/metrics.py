@@ -5,25 +5,31 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class _CallbackCollector(Collector):
-    """Reads gauges at scrape time from callbacks (pool size, open sockets)."""
+    """Reads gauges (and counters kept by their owner) at scrape time from callbacks (pool
+    size, open sockets, the push worker's counts)."""
 
     def __init__(self) -> None:
         self.callbacks: dict[str, tuple[str, Callable[[], float]]] = {}
+        self.counters: dict[str, tuple[str, Callable[[], float]]] = {}
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        for name, (doc, callback) in self.callbacks.items():
-            try:
-                value = float(callback())
-            except Exception:  # a scrape must never fail because one source is down
-                continue
-            yield GaugeMetricFamily(name, doc, value=value)
+    def collect(self) -> Iterator[Metric]:
+        for family, callbacks in (
+            (GaugeMetricFamily, self.callbacks),
+            (CounterMetricFamily, self.counters),
+        ):
+            for name, (doc, callback) in callbacks.items():
+                try:
+                    value = float(callback())
+                except Exception:  # a scrape must never fail because one source is down
+                    continue
+                yield family(name, doc, value=value)
 
 
 class Metrics:
@@ -94,3 +100,8 @@ class Metrics:
     def gauge(self, name: str, doc: str, callback: Callable[[], float]) -> None:
         """Export ``callback()`` as gauge ``name`` at every scrape."""
         self._gauges.callbacks[name] = (doc, callback)
+
+    def counter(self, name: str, doc: str, callback: Callable[[], float]) -> None:
+        """Export ``callback()`` (a count that only grows) as counter ``name`` (``_total``
+        is added) at every scrape."""
+        self._gauges.counters[name] = (doc, callback)

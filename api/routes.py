@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from api import schemas
-from api.handlers import auth, chat, contractors, jobs, ops, tracking, trades
+from api.handlers import auth, chat, contractors, devices, jobs, ops, tracking, trades
 from hub.chat.payloads import MessageBody
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -229,6 +229,35 @@ ROUTES: list[Route] = [
         "tracking",
         ok_status=204,
         errors=(401, 403, 404),
+    ),
+    # Push notifications (issue 12).
+    Route(
+        "POST",
+        f"{V1}/devices",
+        devices.register_device,
+        "Register a push token (again: refreshed; another user's: moved to the caller)",
+        "push",
+        schemas.DeviceBody,
+        ok_status=201,
+        errors=(400, 401),
+    ),
+    Route(
+        "DELETE",
+        f"{V1}/devices/{{token}}",
+        devices.delete_device,
+        "Unregister one of the caller's push tokens",
+        "push",
+        ok_status=204,
+        errors=(401, 404),
+    ),
+    Route(
+        "GET",
+        f"{V1}/notifications",
+        devices.list_notifications,
+        "The caller's notifications, newest first",
+        "push",
+        errors=(400, 401),
+        query=("limit", "cursor"),
     ),
     Route(
         "GET",

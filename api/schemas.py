@@ -83,3 +83,17 @@ class ApplicationBody(RequestBody):
 
 class JobStatusBody(RequestBody):
     status: JobStatus
+
+
+# --- push notifications ------------------------------------------------------------------
+
+# FCM registration tokens are URL-safe text (about 150-250 characters today); anything with
+# other characters, or too short to be one, is refused before it reaches the database.
+DeviceToken = Annotated[
+    str, msgspec.Meta(min_length=16, max_length=4096, pattern=r"^[A-Za-z0-9_:.\-]+$")
+]
+
+
+class DeviceBody(RequestBody):
+    platform: Literal["ios", "android", "web"]
+    token: DeviceToken

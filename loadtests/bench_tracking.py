@@ -50,7 +50,6 @@ from hub.engine.server import create_sio
 from hub.jobs.status import JobStatusService
 from hub.realtime.gateway import Gateway, Identity
 from hub.realtime.notify import Notifier
-from hub.realtime.presence import MemoryPresence
 from hub.tracking.active_jobs import ActiveJobs
 from hub.tracking.breadcrumbs import BreadcrumbWriter
 from hub.tracking.handlers import TrackingEvents
@@ -90,11 +89,11 @@ class Rig:
         tokens = TokenCodec("bench-secret-bench-secret-bench-secret", 3600, 3600)
         self.gateway = Gateway(tokens, ())
         self.sio.register_namespace(self.gateway)
-        notifier = Notifier(self.sio, MemoryPresence(), None)  # type: ignore[arg-type]
+        notifier = Notifier(self.sio)
         self.live = MemoryLiveState()
         self.active = ActiveJobs(None)
         self.crumbs = BreadcrumbWriter(None, max_pending=1_000_000)
-        statuses = JobStatusService(None, notifier)
+        statuses = JobStatusService(None, notifier, None)  # type: ignore[arg-type]
         self.tracker = Tracker(self.live, self.active, notifier, self.crumbs, statuses)
         view = TrackView(None, self.live, self.crumbs)
         events = TrackingEvents(self.tracker, view, self.sio.enter_room, self.sio.leave_room)

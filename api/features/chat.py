@@ -21,7 +21,7 @@ SEND_BURST = 10
 
 
 async def chat_feature(app: web.Application) -> AsyncIterator[None]:
-    chat = Chat(app[keys.POOL], app[keys.NOTIFIER])
+    chat = Chat(app[keys.POOL], app[keys.NOTIFIER], app[keys.OUTBOX])
     app[keys.CHAT] = chat
     socket_events = ChatEvents(chat, TokenBuckets(SEND_RATE_PER_S, SEND_BURST))
     gateway = app[keys.GATEWAY]

@@ -24,11 +24,12 @@ async def jobs_feature(app: web.Application) -> AsyncIterator[None]:
     notifier = app[keys.NOTIFIER]
     matcher = ContractorMatcher(pool, app[keys.BUS])
     await matcher.start()
-    statuses = JobStatusService(pool, notifier)
+    outbox = app[keys.OUTBOX]
+    statuses = JobStatusService(pool, notifier, outbox)
     app[keys.MATCHER] = matcher
     app[keys.JOB_STATUS] = statuses
     app[keys.CONTRACTORS] = Contractors(pool, matcher)
-    app[keys.JOBS] = Jobs(pool, notifier, matcher, statuses, app[keys.SETTINGS].offer_limit)
+    app[keys.JOBS] = Jobs(pool, notifier, outbox, matcher, statuses, app[keys.SETTINGS].offer_limit)
     try:
         yield
     finally:

@@ -21,6 +21,8 @@ from aiohttp import web
 
 from api import keys
 from api.metrics import Metrics
+from geo.distance import fast_distance_m
+from geo.eta import estimate_eta_s
 from hub.engine.manager import BusManager
 from hub.jobs.changes import JobEvent, JobEvents
 from hub.jobs.store import Job
@@ -72,6 +74,14 @@ async def tracking_feature(app: web.Application) -> AsyncIterator[None]:
         await job_events.publish(JobEvent("status", job.id, job.status, job.contractor_id))
 
     statuses.add_listener(status_changed)
+
+    def eta_of(job: Job) -> int | None:
+        position = live.position(job.contractor_id) if job.contractor_id else None
+        if position is None:
+            return None
+        return estimate_eta_s(fast_distance_m(position[0], position[1], job.lat, job.lng))
+
+    statuses.use_eta(eta_of)  # the en_route push says when the contractor should arrive
 
     async def connected(identity: Identity) -> None:
         if identity.role == "contractor" and identity.user_id is not None:

@@ -1,7 +1,9 @@
 """Chat actions, shared by the socket events and their REST twins.
 
-A message is stored (committed) first; then the sender gets its answer, and the fan-out to
-the participants' sockets (``Notifier``) runs in a task of its own, so a slow fan-out (the
+A message is stored (committed) first, with a notification for the recipient when they
+have no socket on any node (:class:`hub.notifications.outbox.Outbox`, in the same
+transaction); then the sender gets its answer, and the fan-out to the participants'
+sockets (``Notifier``) runs in a task of its own, so a slow fan-out (the
 bus, a congested socket) never holds back the acknowledgement of a stored message. A
 client that missed events fetches "after seq N". Outsiders of a conversation are answered
 ``not_found``, whether it exists or not.
@@ -21,6 +23,7 @@ from hub.chat import store
 from hub.chat.store import Conversation, Message
 from hub.core.errors import NotFound, field_error
 from hub.core.ids import new_id
+from hub.notifications.outbox import Outbox
 from hub.realtime import events
 from hub.realtime.notify import Notifier
 
@@ -53,6 +56,7 @@ class Chat:
     Args:
         pool: the database.
         notifier: the only emitter.
+        outbox: writes the offline recipient's notification with the message.
         page_size: most messages a ``chat:join`` answers at once.
         typing_interval_s: at most one forwarded ``chat:typing`` per user and conversation
             in this interval (per node).
@@ -64,6 +68,7 @@ class Chat:
         self,
         pool: asyncpg.Pool,
         notifier: Notifier,
+        outbox: Outbox,
         *,
         page_size: int = 100,
         typing_interval_s: float = 2.0,
@@ -72,6 +77,7 @@ class Chat:
     ) -> None:
         self._pool = pool
         self._notifier = notifier
+        self._outbox = outbox
         self.page_size = page_size
         self._typing_interval = typing_interval_s
         self._clock = clock
@@ -97,16 +103,27 @@ class Chat:
         """
         text = clean_body(body)
         async with self._pool.acquire() as conn:
-            stored = await store.insert_message(
-                conn, new_id("m_"), conversation_id, sender_id, text, client_msg_id
-            )
+            async with conn.transaction():
+                stored = await store.insert_message(
+                    conn, new_id("m_"), conversation_id, sender_id, text, client_msg_id
+                )
+                if stored is not None:
+                    # Presence is asked under the conversation's row lock, just before the
+                    # commit: whoever has no socket anywhere now gets the push.
+                    message, participants = stored
+                    queued = await self._outbox.add(
+                        conn,
+                        events.CHAT_MESSAGE,
+                        events.chat_message(message),
+                        [u for u in participants if u != sender_id],
+                    )
             if stored is None:
                 existing = await store.sent_message(conn, conversation_id, sender_id, client_msg_id)
                 if existing is None:
                     raise NotFound("conversation not found")
                 return existing
-        message, participants = stored
         self._remember(conversation_id, participants)
+        self._notifier.pushes_queued(queued)
         # Tasks start in creation order: one socket's messages fan out in the order sent.
         task = asyncio.create_task(self._deliver(message, participants, skip_sid))
         self._deliveries.add(task)
@@ -117,9 +134,7 @@ class Chat:
         self, message: Message, participants: tuple[str, str], skip_sid: str | None
     ) -> None:
         try:
-            await self._notifier.chat_message(
-                events.chat_message(message), participants, message.sender_id, skip_sid
-            )
+            await self._notifier.chat_message(events.chat_message(message), participants, skip_sid)
         except Exception:  # stored and acknowledged: a failed fan-out is caught up on join
             log.exception("chat fan-out failed", extra={"message_id": message.id})
 

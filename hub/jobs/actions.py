@@ -25,8 +25,17 @@ from hub.core.errors import Conflict, Forbidden, NotFound, field_error
 from hub.core.ids import new_id
 from hub.jobs import store
 from hub.jobs.matching import ContractorMatcher
-from hub.jobs.status import JobStatusService, can_view, notify_status, party_of, visible_job
+from hub.jobs.status import (
+    JobStatusService,
+    can_view,
+    notify_status,
+    party_of,
+    queue_status_push,
+    visible_job,
+)
 from hub.jobs.store import Application, Before, Job, Offer
+from hub.notifications.outbox import Outbox
+from hub.realtime import events
 from hub.realtime.notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -87,6 +96,7 @@ class Jobs:
     Args:
         pool: database pool.
         notifier: emits ``job:offer`` and ``job:status`` after commits.
+        outbox: notifications of offline contractors and parties, written with the change.
         matcher: this node's contractor matcher.
         statuses: the status action (shared with live tracking).
         offer_limit: how many of the best matches a new job is offered to.
@@ -96,12 +106,14 @@ class Jobs:
         self,
         pool: asyncpg.Pool,
         notifier: Notifier,
+        outbox: Outbox,
         matcher: ContractorMatcher,
         statuses: JobStatusService,
         offer_limit: int,
     ) -> None:
         self._pool = pool
         self._notifier = notifier
+        self._outbox = outbox
         self._matcher = matcher
         self._statuses = statuses
         self._offer_limit = offer_limit
@@ -143,9 +155,19 @@ class Jobs:
             if not matches:
                 return
             offers = [Offer(m.contractor_id, m.distance_m, m.score) for m in matches]
-            async with self._pool.acquire() as conn:
-                await store.insert_offers(conn, job.id, offers)
             payload = job.public()
+            queued = 0
+            async with self._pool.acquire() as conn, conn.transaction():
+                await store.insert_offers(conn, job.id, offers)
+                # A matched contractor with no socket anywhere gets the offer as a push.
+                for m in matches:
+                    queued += await self._outbox.add(
+                        conn,
+                        events.JOB_OFFER,
+                        events.job_offer(payload, m.distance_m),
+                        [m.contractor_id],
+                    )
+            self._notifier.pushes_queued(queued)
             await asyncio.gather(
                 *(self._notifier.job_offer(m.contractor_id, payload, m.distance_m) for m in matches)
             )
@@ -255,6 +277,8 @@ class Jobs:
                 raise Conflict(f"the application is {application.status}")
             job = await store.set_status(conn, job.id, "assigned", application.contractor_id)
             await store.accept_application(conn, job.id, application.id)
+            queued = await queue_status_push(self._outbox, conn, job, user_id, None)
+        self._notifier.pushes_queued(queued)
         await notify_status(self._notifier, job)
         return job
 

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 
 from hub.core.errors import Conflict, Forbidden, NotFound
 from hub.jobs import rules, store
 from hub.jobs.store import Job
+from hub.notifications.content import PUSHED_STATUSES
+from hub.notifications.outbox import Outbox
+from hub.realtime import events
 from hub.realtime.notify import Notifier
 
 log = logging.getLogger(__name__)
 
 StatusListener = Callable[[Job], Awaitable[None]]
 """Called with the job after each committed status change (e.g. live tracking's caches)."""
+
+EtaSource = Callable[[Job], int | None]
+"""Seconds until the job's contractor arrives, when their live position is known."""
 
 
 def party_of(job: Job, user_id: str | None, role: str) -> str | None:
@@ -54,6 +61,21 @@ async def visible_job(conn: asyncpg.Connection, job_id: str, user_id: str, role:
     return job
 
 
+async def queue_status_push(
+    outbox: Outbox, conn: asyncpg.Connection, job: Job, actor_id: str | None, eta_s: int | None
+) -> int:
+    """In the status change's transaction: the notification of the job's parties but the
+    one who made the change, for the statuses that are pushed (assigned, en_route with the
+    ETA, arrived, completed, cancelled). Returns how many pushes were queued."""
+    if job.status not in PUSHED_STATUSES:
+        return 0
+    payload: dict[str, Any] = events.job_status(job.id, job.status, job.updated_at)
+    if job.status == "en_route" and eta_s is not None:
+        payload["eta_s"] = eta_s
+    parties = [job.customer_id] + ([job.contractor_id] if job.contractor_id else [])
+    return await outbox.add(conn, events.JOB_STATUS, payload, [u for u in parties if u != actor_id])
+
+
 async def notify_status(notifier: Notifier, job: Job) -> None:
     """Emit ``job:status`` for a committed change; a failed emit does not undo the change."""
     try:
@@ -70,12 +92,19 @@ class JobStatusService:
     Args:
         pool: database pool.
         notifier: emits ``job:status`` after each committed change.
+        outbox: the offline parties' notifications, written with the change.
     """
 
-    def __init__(self, pool: asyncpg.Pool, notifier: Notifier) -> None:
+    def __init__(self, pool: asyncpg.Pool, notifier: Notifier, outbox: Outbox) -> None:
         self._pool = pool
         self._notifier = notifier
+        self._outbox = outbox
         self._listeners: list[StatusListener] = []
+        self._eta: EtaSource = lambda job: None
+
+    def use_eta(self, eta: EtaSource) -> None:
+        """Where the ETA of an ``en_route`` push comes from (live tracking sets it)."""
+        self._eta = eta
 
     def add_listener(self, listener: StatusListener) -> None:
         """Call ``listener(job)`` after every committed change, after ``job:status`` went out.
@@ -134,6 +163,11 @@ class JobStatusService:
                     {"status": job.status, "requested": new_status},
                 )
             job = await store.set_status(conn, job.id, new_status)
+            # The arrival is seen by the hub but made by the contractor: not pushed to them.
+            actor = job.contractor_id if system else actor_id
+            eta = self._eta(job) if job.status == "en_route" else None
+            queued = await queue_status_push(self._outbox, conn, job, actor, eta)
+        self._notifier.pushes_queued(queued)
         await notify_status(self._notifier, job)
         for listener in self._listeners:
             try:

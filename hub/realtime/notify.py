@@ -1,55 +1,43 @@
 """The one place that emits events to clients, called by actions after their commit.
 
-Also the offline path: when an event concerns a user with no connected socket on any
-node, the ``OfflineSink`` is called with the user, the kind and the payload (push
-notifications plug in there).
+Push notifications for users with no socket anywhere are written by the actions inside
+their transaction (:class:`hub.notifications.outbox.Outbox`); after the commit the action
+calls :meth:`Notifier.pushes_queued`, which wakes this node's push worker, so the push leaves
+as soon as the socket events do.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-import asyncpg
 import socketio
 
 from hub.engine.broadcast import RoomBroadcaster
-from hub.notifications import store as notifications
 from hub.realtime import events
-from hub.realtime.presence import Presence
 
 log = logging.getLogger(__name__)
 
 
-class OfflineSink(Protocol):
-    async def notify(self, user_id: str, kind: str, payload: dict[str, Any]) -> None: ...
-
-
-class RecordingSink:
-    """Records each offline notification in the ``notifications`` table.
-
-    Push delivery (FCM) replaces or wraps this sink in its own issue; until then the
-    record is what a support agent or a test reads.
-    """
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def notify(self, user_id: str, kind: str, payload: dict[str, Any]) -> None:
-        async with self._pool.acquire() as conn:
-            await notifications.record(conn, user_id, kind, payload)
-
-
 class Notifier:
-    """Emits contract events to rooms; calls the offline sink for absent users."""
+    """Emits contract events to rooms, and starts the pushes an action queued."""
 
-    def __init__(self, sio: socketio.AsyncServer, presence: Presence, offline: OfflineSink):
+    def __init__(self, sio: socketio.AsyncServer) -> None:
         self._sio = sio
-        self._presence = presence
-        self._offline = offline
         self._broadcaster: RoomBroadcaster | None = None  # made at first use
+        self._push_wake: Callable[[], None] | None = None
+
+    def use_push_worker(self, wake: Callable[[], None]) -> None:
+        """Called by the push feature: ``wake()`` starts a round of this node's worker."""
+        self._push_wake = wake
+
+    def pushes_queued(self, count: int) -> None:
+        """An action committed ``count`` pushes to the outbox: send them now (without a
+        worker, as without FCM credentials, they stay stored and listed)."""
+        if count and self._push_wake is not None:
+            self._push_wake()
 
     async def emit_to_users(
         self,
@@ -62,20 +50,6 @@ class Notifier:
         rooms = [events.user_room(u) for u in dict.fromkeys(user_ids)]
         if rooms:
             await self._sio.emit(event, payload, room=rooms, skip_sid=skip_sid)
-
-    async def notify_offline(
-        self, kind: str, payload: dict[str, Any], user_ids: Iterable[str]
-    ) -> None:
-        """Call the offline sink for each of ``user_ids`` with no socket anywhere."""
-        wanted = set(user_ids)
-        if not wanted:
-            return
-        online = await self._presence.online_among(wanted)
-        for user_id in wanted - online:
-            try:
-                await self._offline.notify(user_id, kind, payload)
-            except Exception:  # a push failure must not fail the action that committed
-                log.exception("offline notification failed", extra={"user_id": user_id})
 
     async def job_offer(self, contractor_id: str, job: dict[str, Any], distance_m: float) -> None:
         await self.emit_to_users(
@@ -90,7 +64,6 @@ class Notifier:
         users = [customer_id] + ([contractor_id] if contractor_id else [])
         rooms = [events.job_room(job_id)] + [events.user_room(u) for u in users]
         await self._sio.emit(events.JOB_STATUS, payload, room=rooms)
-        await self.notify_offline(events.JOB_STATUS, payload, users)
 
     def job_location(self, job_id: str, payload: dict[str, Any], room: str | None = None) -> int:
         """``job:location`` to the job's watchers on this node, latest-wins per job.
@@ -119,16 +92,10 @@ class Notifier:
         self,
         message: dict[str, Any],
         participant_ids: Iterable[str],
-        sender_id: str,
         skip_sid: str | None = None,
     ) -> None:
-        """To every socket of the participants but the sending one (it has the ack); the
-        offline recipients get a notification."""
-        participants = list(participant_ids)
-        await self.emit_to_users(events.CHAT_MESSAGE, message, participants, skip_sid)
-        await self.notify_offline(
-            events.CHAT_MESSAGE, message, [u for u in participants if u != sender_id]
-        )
+        """To every socket of the participants but the sending one (it has the ack)."""
+        await self.emit_to_users(events.CHAT_MESSAGE, message, participant_ids, skip_sid)
 
     async def chat_typing(self, conversation_id: str, user_id: str, others: list[str]) -> None:
         await self.emit_to_users(
