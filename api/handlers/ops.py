@@ -47,6 +47,14 @@ async def ready(request: web.Request) -> web.Response:
     if redis is not None:
         checks["redis"] = redis
     healthy = all(v == "ok" for v in checks.values())
+    # The probes' verdict as a gauge, so an alert can see /ready failing on any pod (the
+    # kubelet asks every few seconds; Prometheus still scrapes pods that are not ready).
+    verdict = 1.0 if healthy else 0.0
+    request.app[METRICS].gauge(
+        "tradeshub_ready",
+        "1 if the last /ready found every dependency answering, else 0.",
+        lambda: verdict,
+    )
     if healthy:
         return json_response({"status": "ok", "checks": checks})
     return json_response(

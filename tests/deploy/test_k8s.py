@@ -122,6 +122,16 @@ def test_config_names_only_settings_the_hub_reads(docs: tuple[dict[str, Any], ..
     from_secret = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in deployment["env"]}
     assert {"DATABASE_URL", "REDIS_URL", "JWT_SECRET"} <= set(from_secret)
     assert not any(k in config for k in from_secret), "a secret in the ConfigMap"
+    # The push credentials' file is where the Secret's volume puts it.
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    files = {
+        f"{m['mountPath']}/{item['path']}"
+        for m in deployment["volumeMounts"]
+        for v in pod["volumes"]
+        if v["name"] == m["name"] and "secret" in v
+        for item in v["secret"]["items"]
+    }
+    assert config["FCM_CREDENTIALS"] in files
     # DATABASE_URL is set, so the embedded PostgreSQL (TRADESHUB_DATA_DIR) is never used.
     assert "TRADESHUB_DATA_DIR" not in config
 
@@ -135,6 +145,16 @@ def test_no_secret_value_is_in_git(docs: tuple[dict[str, Any], ...]) -> None:
     assert {external["spec"]["target"]["name"]} == secret_names
     keys = {d["secretKey"] for d in external["spec"]["data"]}
     assert {e["name"] for e in _container(docs, "Deployment")["env"]} <= keys
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    files = {
+        item["key"]
+        for volume in pod["volumes"]
+        if "secret" in volume
+        for item in volume["secret"]["items"]
+    }
+    assert files <= keys, f"secret files no ExternalSecret provides: {files - keys}"
+    remote = {d["remoteRef"]["key"] for d in external["spec"]["data"]}
+    assert len(remote) == 1, f"every key from the environment's one secret: {remote}"
     template = yaml.safe_load((K8S / "examples" / "secret-template.yaml").read_text())
     import kubernetes_validate
 
@@ -182,8 +202,8 @@ def test_pods_are_locked_down(docs: tuple[dict[str, Any], ...]) -> None:
         assert sc["capabilities"]["drop"] == ["ALL"]
         resources = container["resources"]
         assert {"cpu", "memory"} <= set(resources["requests"]) and "memory" in resources["limits"]
-        mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
-        assert mounts == {"/tmp"}, "the hub writes nowhere else"
+        writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+        assert writable == {"/tmp"}, "the hub writes nowhere else"
         assert container["image"].rsplit(":", 1)[1] not in ("", "latest")
         assert container["image"] == _container(docs, "Deployment")["image"]
     assert _container(docs, "Job")["args"] == ["migrate"]
@@ -249,7 +269,8 @@ def test_ingress_keeps_socket_sessions_on_one_pod(docs: tuple[dict[str, Any], ..
     for ingress in ingresses:
         assert ingress["spec"]["ingressClassName"] == "nginx"
         rule = ingress["spec"]["rules"][0]
-        assert rule["host"] in ingress["spec"]["tls"][0]["hosts"]
+        assert rule["host"] == ingresses[0]["spec"]["rules"][0]["host"], "one host"
+        assert rule["host"].startswith("api.")
         for path in rule["http"]["paths"]:
             assert path["backend"]["service"]["name"] == service
             paths[path["path"]] = ingress["metadata"]["annotations"]
