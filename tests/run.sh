@@ -67,6 +67,22 @@ else
   echo "SKIPPED: no chromium (apt-get install -y chromium): the tracking page browser test will skip"
 fi
 
+say "checkov for deploy/terraform (a venv of its own under .tools/)"
+CHECKOV_VERSION=3.3.30
+if [ "$(.tools/checkov/bin/checkov --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
+  rm -rf .tools/checkov
+  "$PY" -m venv .tools/checkov
+  if ! .tools/checkov/bin/python -m pip install -q "checkov==$CHECKOV_VERSION"; then
+    echo "SKIPPED: checkov could not be installed: the Terraform checks will skip"
+  fi
+fi
+.tools/checkov/bin/checkov --version 2>/dev/null || true
+if command -v terraform >/dev/null; then
+  terraform version 2>/dev/null | head -n1
+else
+  echo "SKIPPED: no terraform (no registry here ships it): terraform fmt -check will skip"
+fi
+
 say "lint (ruff)"
 .venv/bin/ruff check .
 
