@@ -33,6 +33,7 @@ class Due:
     payload: dict[str, Any]
     subject: str | None  # the chat sender's name, or the job's title
     age_s: float  # since the event
+    owned: bool  # False when the token moved to another user since it was queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,16 @@ async def register_device(
     previous = await conn.fetchval("SELECT user_id FROM devices WHERE token = $1 FOR UPDATE", token)
     moved = previous is not None and previous != user_id
     if moved:
-        await conn.execute("DELETE FROM push_outbox WHERE token = $1", token)
+        # A row in flight (locked by a worker) is left alone, not waited for: it is already
+        # on its way, and the worker drops it rather than retry it to the new owner.
+        await conn.execute(
+            """
+            DELETE FROM push_outbox WHERE id IN (
+                SELECT id FROM push_outbox WHERE token = $1 FOR UPDATE SKIP LOCKED
+            )
+            """,
+            token,
+        )
     await conn.execute(
         """
         INSERT INTO devices (token, user_id, platform) VALUES ($1, $2, $3)
@@ -149,7 +159,8 @@ async def devices_of(conn: asyncpg.Connection, user_id: str) -> list[tuple[str, 
 _CLAIM = """
 SELECT o.id, o.token, d.platform, o.collapse_key, o.attempts, n.kind, n.payload,
        coalesce(s.name, j.title) AS subject,
-       extract(epoch FROM now() - o.created_at)::float8 AS age_s
+       extract(epoch FROM now() - o.created_at)::float8 AS age_s,
+       d.user_id = n.user_id AS owned
 FROM push_outbox o
 JOIN devices d ON d.token = o.token
 JOIN notifications n ON n.id = o.notification_id
@@ -180,6 +191,7 @@ async def claim(conn: asyncpg.Connection, limit: int) -> list[Due]:
             r["payload"],
             r["subject"],
             r["age_s"],
+            r["owned"],
         )
         for r in rows
     ]

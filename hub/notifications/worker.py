@@ -138,8 +138,9 @@ class PushWorker:
             due = await store.claim(conn, limit)
             if not due:
                 return 0
-            fresh = [d for d in due if d.age_s < self._config.ttl_s]
-            expired = [d.id for d in due if d.age_s >= self._config.ttl_s]
+            # Too old to matter, or for a user who no longer holds the device: not sent.
+            fresh = [d for d in due if d.age_s < self._config.ttl_s and d.owned]
+            expired = [d.id for d in due if d.age_s >= self._config.ttl_s or not d.owned]
             keep, superseded = _collapse(fresh)
             self.expired += len(expired)
             self.collapsed += len(superseded)
@@ -165,7 +166,7 @@ class PushWorker:
         self, conn: asyncpg.Connection, keep: list[Due], done: list[int], results: list[Result]
     ) -> list[str]:
         """Record the outcomes of ``keep``; ``done`` are rows to delete unsent (collapsed,
-        expired). Returns the tokens to delete."""
+        expired, disowned). Returns the tokens to delete."""
         sent = 0
         dead: list[str] = []
         retries: list[tuple[int, float, str]] = []
@@ -196,7 +197,7 @@ class PushWorker:
             pause = self._backoff(self._failures_in_a_row - 1, self._config.pause_cap_s)
             self._paused_until = self._clock() + max(pause, retry_after)
             log.info(
-                "push service unavailable; pausing",
+                f"push service unavailable ({retries[0][2]}); pausing",
                 extra={"pause_s": round(max(pause, retry_after), 2), "retries": len(retries)},
             )
         elif keep:

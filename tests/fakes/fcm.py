@@ -5,8 +5,9 @@ firebase-admin reaches it as it would reach Google: through a service-account JS
 account's public key) and ``FCM_ENDPOINT``. A send must carry a token this fake issued.
 Requests are checked against the real shapes (one target, string data values, durations
 as ``"<n>s"``), and answers follow FCM's: ``{"name": ...}`` on success, and its error body
-(``google.rpc.Status`` with an ``FcmError`` detail) for the scripted failures: 404
-UNREGISTERED for tokens marked dead, 503 UNAVAILABLE with Retry-After, 429 QUOTA_EXCEEDED.
+(``google.rpc.Status`` with an ``FcmError`` detail) for the scripted failures:
+404 UNREGISTERED for tokens marked dead, 400 INVALID_ARGUMENT for tokens marked malformed,
+503 UNAVAILABLE with Retry-After, 429 QUOTA_EXCEEDED.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,12 @@ class FakeFcm:
     client_email: str = f"push@{PROJECT}.iam.gserviceaccount.com"
     delivered: list[dict[str, Any]] = field(default_factory=list)  # messages answered 200
     requests: int = 0  # every send request, answered or not
+    requests_to: Counter[str] = field(default_factory=Counter)  # the same, per device token
     tokens_issued: int = 0
     unregistered: set[str] = field(default_factory=set)  # device tokens answered 404
-    script: deque[Failure] = field(default_factory=deque)  # the next answers, in order
+    invalid: set[str] = field(default_factory=set)  # device tokens answered 400 (malformed)
+    # The next answers to sends to a device token, in order (then success again).
+    script: defaultdict[str, deque[Failure]] = field(default_factory=lambda: defaultdict(deque))
     down: Failure | None = None  # every send answers this until cleared
     held: asyncio.Event = field(default_factory=asyncio.Event)  # cleared: sends wait
     base_url: str = ""
@@ -131,17 +135,21 @@ class FakeFcm:
 
     async def send(self, request: web.Request) -> web.Response:
         self.requests += 1
+        body = await request.json()
+        token = body.get("message", {}).get("token") if isinstance(body, dict) else None
+        self.requests_to[str(token)] += 1
         await self.held.wait()
         if request.match_info["project"] != PROJECT:
             return _error(404, "NOT_FOUND", None, "project not found")
         scheme, _, access = request.headers.get("Authorization", "").partition(" ")
         if scheme != "Bearer" or access not in self._issued:
             return _error(401, "UNAUTHENTICATED", None, "Request had invalid credentials.")
-        body = await request.json()
         problem = _check(body)
         if problem:
             return _error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", problem)
-        failure = self.down or (self.script.popleft() if self.script else None)
+        message = body["message"]
+        queue = self.script.get(message["token"])
+        failure = self.down or (queue.popleft() if queue else None)
         if failure is not None:
             return _error(
                 failure.status,
@@ -150,7 +158,13 @@ class FakeFcm:
                 "scripted failure",
                 failure.retry_after,
             )
-        message = body["message"]
+        if message["token"] in self.invalid:
+            return _error(
+                400,
+                "INVALID_ARGUMENT",
+                "INVALID_ARGUMENT",
+                "The registration token is not a valid FCM registration token",
+            )
         if message["token"] in self.unregistered:
             return _error(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found.")
         self.delivered.append(message)
