@@ -322,3 +322,22 @@ def test_yamllint_passes_on_deploy() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_examples_are_valid_and_match_terraform() -> None:
+    import kubernetes_validate
+
+    for path in sorted((K8S / "examples").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    job = yaml.safe_load((K8S / "examples" / "backup-job.yaml").read_text())
+    pod = job["spec"]["template"]["spec"]
+    assert pod["initContainers"][0]["args"][0] == "backup"
+    account = pod["serviceAccountName"]
+    terraform = (REPO_ROOT / "deploy" / "terraform" / "backup.tf").read_text()
+    assert f'service_account = "{account}"' in terraform
+    for overlay in OVERLAYS:
+        docs = render(f"overlays/{overlay}")
+        one(docs, "ServiceAccount", account)
+        policy = one(docs, "NetworkPolicy")["spec"]["podSelector"]["matchLabels"]
+        assert _matches(policy, job["spec"]["template"]["metadata"]["labels"])
