@@ -198,3 +198,19 @@ def test_the_password_travels_in_the_environment() -> None:
         "postgresql://postgres@127.0.0.1/x",
         {},
     )
+
+
+def test_the_bundled_tools_back_up_the_managed_server() -> None:
+    """The image has no client tools of its own: the bundled PostgreSQL's (16) must serve the
+    RDS major of deploy/terraform (db_engine_version)."""
+    import re
+
+    from tests.packaging.product_support import REPO_ROOT
+
+    variables = (REPO_ROOT / "deploy/terraform/variables.tf").read_text()
+    rds = re.search(r'variable "db_engine_version" \{.*?default\s*=\s*"(\d+)"', variables, re.S)
+    assert rds, "db_engine_version's default in deploy/terraform/variables.tf"
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    tools = find_tools(int(rds.group(1)), dirs=[Path(POSTGRES_BIN_PATH)])
+    assert tools.major >= int(rds.group(1))
