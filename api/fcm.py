@@ -1,7 +1,7 @@
 """FCM behind :class:`hub.notifications.push.PushSender`, through firebase-admin 7.7.
 
 The only module that touches firebase-admin. The library is used as it ships (its async
-``messaging.send_each_async``, its message encoder and its error mapping) with three
+``messaging.send_each_async``, its message encoder and its error mapping) with two
 deliberate adjustments, each to a private attribute of ``messaging._MessagingService`` read
 in firebase-admin 7.7 (pinned in pyproject; ``tests/api/test_fcm_adapter.py`` fails when
 one moves):
@@ -10,15 +10,16 @@ one moves):
   the class constant ``FCM_URL`` (``https://fcm.googleapis.com/v1/projects/{0}/messages:send``)
   into the instance's ``_fcm_url``. We set that *instance* attribute from ``FCM_ENDPOINT``,
   so the class (shared by every app in the process) is never changed.
-* **No retries inside the library.** Its httpx client retries 500 and 503 four times
-  without honouring Retry-After, while the outbox row's transaction is open. The worker
-  owns retries (backoff, jitter, Retry-After, bounded attempts), so ``_async_client`` is
-  replaced by the library's own ``HttpxAsyncClient`` with ``HttpxRetry(max_retries=0)``.
-* **The OAuth token off the event loop.** The async client's auth flow refreshes an expired
-  access token with a synchronous ``requests`` call, inside the loop. Before each batch we
-  refresh it in a thread when it is missing or within five minutes of expiry, so the flow
-  always finds a valid token. The token endpoint is the service account's ``token_uri``
-  (google-auth reads it from the JSON), so a local fake can play Google.
+* **Our own HTTP client: no retries, no blocking token refresh.** ``_async_client`` is
+  replaced by the library's own ``HttpxAsyncClient``, built with ``HttpxRetry(max_retries=0)``
+  and without a credential. The library's client retries 500 and 503 four times without
+  honouring Retry-After while the outbox rows' transaction is open (the worker owns retries:
+  backoff, jitter, Retry-After, bounded attempts); and its auth flow refreshes the access
+  token with a synchronous ``requests`` call inside the event loop, when the token expires
+  and again on every 401 answer (FCM answers 401 for an APNs credential problem too). We
+  refresh the token in a thread when it is missing or within five minutes of expiry, and
+  set it as the client's Authorization header. The token endpoint is the service account's
+  ``token_uri`` (google-auth reads it from the JSON), so a local fake can play Google.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ GOOGLE_FCM_ENDPOINT = "https://fcm.googleapis.com"
 FIREBASE_ADMIN_MINOR = "7.7"
 LIBRARY_FCM_URL = "https://fcm.googleapis.com/v1/projects/{0}/messages:send"
 SEND_PATH = "/v1/projects/{0}/messages:send"
-MAX_BATCH = 100  # requests in flight at once (httpx's default pool holds 100 connections)
+MAX_BATCH = 20  # requests in flight at once: httpx keeps 20 connections alive
 TOKEN_MARGIN = dt.timedelta(minutes=5)  # google-auth refreshes inside the loop at 3m45s
 
 _names = itertools.count()
@@ -75,6 +76,7 @@ class FcmSender:
         self._ttl_s = ttl_s
         self._credential = app.credential.get_credential()
         self._refreshing = asyncio.Lock()
+        self._stale = True  # the client has no (valid) Authorization header yet
 
     @classmethod
     async def create(
@@ -93,9 +95,7 @@ class FcmSender:
         service._fcm_url = fcm_url(endpoint, app.project_id)
         library_client = service._async_client
         service._async_client = _http_client.HttpxAsyncClient(
-            credential=service._credential,
-            timeout=timeout_s,
-            retry_config=HttpxRetry(max_retries=0),
+            timeout=timeout_s, retry_config=HttpxRetry(max_retries=0)
         )
         await library_client.aclose()
         return cls(app, ttl_s)
@@ -131,14 +131,21 @@ class FcmSender:
                 Result(Outcome.SENT) if r.success else classify(r.exception)
                 for r in batch.responses
             )
+            if any(
+                isinstance(r.exception, exceptions.UnauthenticatedError) for r in batch.responses
+            ):
+                self._stale = True  # our access token was refused: a new one next time
         return results
 
     async def _fresh_token(self) -> None:
-        if _valid_for(self._credential, TOKEN_MARGIN):
+        if not self._stale and _valid_for(self._credential, TOKEN_MARGIN):
             return
         async with self._refreshing:
-            if not _valid_for(self._credential, TOKEN_MARGIN):
+            if self._stale or not _valid_for(self._credential, TOKEN_MARGIN):
                 await asyncio.to_thread(self._credential.refresh, AuthRequest())
+                client = messaging._get_messaging_service(self._app)._async_client
+                client.async_client.headers["Authorization"] = f"Bearer {self._credential.token}"
+                self._stale = False
 
     def _message(self, push: Push, expires: float) -> messaging.Message:
         content = push.content
@@ -194,11 +201,14 @@ def classify(error: exceptions.FirebaseError | None) -> Result:
 
     UNREGISTERED (404), SENDER_ID_MISMATCH and INVALID_ARGUMENT about the registration token:
     the token is dead, delete it. UNAVAILABLE (503), INTERNAL (500), QUOTA_EXCEEDED and
-    RESOURCE_EXHAUSTED (429), timeouts and transport failures: retry later, not before
-    Retry-After. Anything else (APNs or web push credentials refused, permission denied, an
-    invalid message) will not heal by retrying the same push: failed.
+    RESOURCE_EXHAUSTED (429), timeouts and transport failures, and our access token refused
+    (UNAUTHENTICATED, a new one is fetched): retry later, not before Retry-After. Anything
+    else (THIRD_PARTY_AUTH_ERROR: the APNs or web push credentials in the Firebase project;
+    permission denied; an invalid message) will not heal by retrying the same push: failed.
     """
     text = str(error) if error is not None else "unknown error"
+    if isinstance(error, messaging.ThirdPartyAuthError):  # a 401, but not about our token
+        return Result(Outcome.FAIL, text)
     if isinstance(error, messaging.UnregisteredError | messaging.SenderIdMismatchError):
         return Result(Outcome.DROP_TOKEN, text)
     if isinstance(error, exceptions.InvalidArgumentError) and "token" in text.lower():
@@ -210,7 +220,8 @@ def classify(error: exceptions.FirebaseError | None) -> Result:
         | exceptions.UnavailableError
         | exceptions.InternalError
         | exceptions.DeadlineExceededError
-        | exceptions.UnknownError,
+        | exceptions.UnknownError
+        | exceptions.UnauthenticatedError,
     ):
         return Result(Outcome.RETRY, text, _retry_after(error))
     return Result(Outcome.FAIL, text)

@@ -43,13 +43,21 @@ class Failure:
     """One scripted answer instead of success."""
 
     status: int
-    code: str  # the FcmError errorCode
+    code: str | None  # the FcmError errorCode (None: a plain Google API error)
     retry_after: str | None = None
 
 
 UNAVAILABLE = Failure(503, "UNAVAILABLE", "1")
 QUOTA_EXCEEDED = Failure(429, "QUOTA_EXCEEDED", "1")
-_STATUS = {404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL"}
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 @dataclass
