@@ -10,7 +10,7 @@ from aiohttp import web
 
 from api.keys import METRICS
 from api.logs import request_id_var
-from hub.core.errors import DomainError, RateLimited, as_unavailable
+from hub.core.errors import DomainError, RateLimited, Unavailable, as_domain_error
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             if allow:
                 response.headers["Allow"] = allow
     except Exception as exc:
-        down = as_unavailable(exc)
-        if down is not None:
-            log.warning("dependency unavailable", extra={"path": request.path, "error": repr(exc)})
-            response = domain_response(down)
+        known = as_domain_error(exc)
+        if known is not None:
+            if isinstance(known, Unavailable):
+                log.warning(
+                    "dependency unavailable", extra={"path": request.path, "error": repr(exc)}
+                )
+            response = domain_response(known)
         else:
             log.exception("unhandled error", extra={"path": request.path})
             response = error_response(500, "internal_error", "internal error")

@@ -88,3 +88,26 @@ def as_unavailable(exc: BaseException) -> Unavailable | None:
     if isinstance(exc, unreachable):
         return Unavailable("a backing service is unavailable; try again shortly")
     return None
+
+
+def as_domain_error(exc: BaseException) -> DomainError | None:
+    """The answer for an exception that is not a bug of ours, else None: ``unavailable``
+    (see :func:`as_unavailable`), or ``validation_error`` for text PostgreSQL cannot hold.
+
+    PostgreSQL's text and jsonb refuse the NUL character (U+0000), which JSON can carry in
+    any string: a name, an id, a title. Refused there, in the statement, nothing is stored,
+    and the client learns its text was at fault instead of getting a 500. Checking every
+    string on the way in would cost the location hot path for a character no honest app
+    sends; the database already checks.
+    """
+    down = as_unavailable(exc)
+    if down is not None:
+        return down
+    import asyncpg
+
+    bad_text = (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError)
+    if isinstance(exc, bad_text):
+        return ValidationFailed(
+            "text must not contain the NUL character (U+0000)", {"rule": "nul_character"}
+        )
+    return None

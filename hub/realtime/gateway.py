@@ -18,7 +18,14 @@ import orjson
 import socketio
 
 from hub.accounts.tokens import TokenCodec
-from hub.core.errors import DomainError, Forbidden, NotFound, Unauthorized, as_unavailable
+from hub.core.errors import (
+    DomainError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    as_domain_error,
+)
 from hub.core.validation import SocketPayload, convert
 from hub.engine.guard import origin_allowed
 from hub.realtime.events import iso_epoch
@@ -247,11 +254,12 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         if isinstance(exc, DomainError):
             self._on_event(event if known else "unknown", exc.code)
             return failure(exc)
-        down = as_unavailable(exc)
-        if down is not None:
-            log.warning("dependency unavailable", extra={"event": event, "error": repr(exc)})
-            self._on_event(event, down.code)
-            return failure(down)
+        answer = as_domain_error(exc)
+        if answer is not None:
+            if isinstance(answer, Unavailable):
+                log.warning("dependency unavailable", extra={"event": event, "error": repr(exc)})
+            self._on_event(event, answer.code)
+            return failure(answer)
         log.error("socket handler failed", exc_info=exc, extra={"event": event, "sid": sid})
         self._on_event(event, "internal_error")
         return {"ok": False, "error": {"code": "internal_error", "message": "internal error"}}

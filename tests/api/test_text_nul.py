@@ -2,19 +2,16 @@
 mistake: it gets a 4xx in the contract's format (a socket: an error ack that is not
 ``internal_error``), nothing is stored, and the hub keeps serving.
 
-KNOWN BUG (strict xfail until fixed): today the NUL reaches PostgreSQL, which refuses it, and
-the client gets 500 ``internal_error`` (an ``unhandled error`` log line with a traceback, a 5xx
-that the README's alert counts). Chat message bodies are the exception: hub.chat strips
-control characters. The fix belongs where bodies and payloads are decoded
-(hub/core/validation.py) and where path ids are read; when it lands these tests XPASS and
-fail: drop the marker.
+PostgreSQL refuses the NUL in the statement; ``hub.core.errors.as_domain_error`` turns that
+refusal into ``validation_error`` in the two places exceptions become answers (REST's error
+middleware and the gateway's acks), instead of a 500 with an ``unhandled error`` log line.
+Chat message bodies never get there: hub.chat strips control characters.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.api.jobs_support import post_job, spot
@@ -23,11 +20,6 @@ from tests.hub.realtime_support import connected, conversation, token_of
 
 Client = TestClient[Any, Any]
 
-nul_bug = pytest.mark.xfail(
-    strict=True, reason="U+0000 reaches PostgreSQL: 500 internal_error (see module docstring)"
-)
-
-
 async def _refused_plainly(resp: Any) -> dict[str, Any]:
     assert 400 <= resp.status < 500, (resp.status, await resp.text())
     error: dict[str, Any] = (await resp.json())["error"]
@@ -35,7 +27,6 @@ async def _refused_plainly(resp: Any) -> dict[str, Any]:
     return error
 
 
-@nul_bug
 async def test_a_nul_in_a_registration_is_refused(client: Client) -> None:
     email = unique_email()
     resp = await client.post(
@@ -47,7 +38,6 @@ async def test_a_nul_in_a_registration_is_refused(client: Client) -> None:
     assert resp.status == 401  # no account was made
 
 
-@nul_bug
 async def test_a_nul_in_a_job_is_refused(client: Client) -> None:
     customer = await register(client, "customer")
     lat, lng = spot()
@@ -61,7 +51,6 @@ async def test_a_nul_in_a_job_is_refused(client: Client) -> None:
     assert (await resp.json())["items"] == []
 
 
-@nul_bug
 async def test_a_nul_in_a_path_id_is_refused(client: Client) -> None:
     customer = await register(client, "customer")
     job = await post_job(client, customer, *spot())
@@ -69,7 +58,6 @@ async def test_a_nul_in_a_path_id_is_refused(client: Client) -> None:
     await _refused_plainly(resp)
 
 
-@nul_bug
 async def test_a_nul_in_a_socket_payload_is_refused(client: Client) -> None:
     pair = await conversation(client)
     async with connected(client, token_of(pair.customer)) as sock:
