@@ -1,0 +1,59 @@
+-- Trust and administration (issue 14): account status and suspension, the per-user token
+-- generation that kills access tokens at once, two-factor sign-in (TOTP), and the
+-- append-only audit log. Expand only: every column has a default or is nullable, so the
+-- previous release keeps working against this schema.
+
+-- status: 'active' or 'suspended'. token_gen: access tokens carry the generation they were
+-- issued at ("gen"); a token whose gen is below the user's is refused on every node
+-- (suspension bumps it). totp_secret / totp_pending_secret: Fernet tokens (encrypted with
+-- TOTP_ENCRYPTION_KEYS), never the plain secret. totp_last_step: the last accepted
+-- 30-second step, so a code is never accepted twice, on any node.
+ALTER TABLE users
+    ADD COLUMN status               text NOT NULL DEFAULT 'active'
+                                    CHECK (status IN ('active', 'suspended')),
+    ADD COLUMN suspended_at         timestamptz,
+    ADD COLUMN suspended_reason     text,
+    ADD COLUMN token_gen            integer NOT NULL DEFAULT 0,
+    ADD COLUMN token_gen_changed_at timestamptz,
+    ADD COLUMN totp_secret          text,
+    ADD COLUMN totp_pending_secret  text,
+    ADD COLUMN totp_enabled_at      timestamptz,
+    ADD COLUMN totp_last_step       bigint;
+
+-- Nodes load and poll the users whose tokens were cut (few), not every user.
+CREATE INDEX users_token_gen_changed_idx ON users (token_gen_changed_at)
+    WHERE token_gen_changed_at IS NOT NULL;
+-- The admin list's filters and its newest-first order.
+CREATE INDEX users_created_idx ON users (created_at DESC, id DESC);
+CREATE INDEX users_name_lower_idx ON users (lower(name) text_pattern_ops);
+
+-- Admin actions and security events. No foreign keys: an entry outlives its actor and its
+-- target (deleting an account must not erase what was done to or by it). details holds no
+-- password, token or secret (hub/trust/audit.py strips such keys before writing).
+CREATE TABLE audit_log (
+    id           bigserial PRIMARY KEY,
+    actor_id     text,
+    action       text NOT NULL,
+    target_type  text,
+    target_id    text,
+    request_id   text,
+    details      jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX audit_log_target_idx ON audit_log (target_type, target_id, id DESC);
+CREATE INDEX audit_log_actor_idx ON audit_log (actor_id, id DESC);
+CREATE INDEX audit_log_action_idx ON audit_log (action, id DESC);
+
+-- Append-only: rows can be inserted and read, never changed or removed, whoever connects
+-- (a trigger binds the table's owner too, which REVOKE would not).
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+CREATE TRIGGER audit_log_no_update_delete BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC;
