@@ -27,22 +27,24 @@ CREATE INDEX users_token_gen_changed_idx ON users (token_gen_changed_at)
 CREATE INDEX users_created_idx ON users (created_at DESC, id DESC);
 CREATE INDEX users_name_lower_idx ON users (lower(name) text_pattern_ops);
 
--- Admin actions and security events. No foreign keys: an entry outlives its actor and its
--- target (deleting an account must not erase what was done to or by it). details holds no
--- password, token or secret (hub/trust/audit.py strips such keys before writing).
-CREATE TABLE audit_log (
+-- Admin actions and security events. Payments' 0010 may already have made this table
+-- (same columns: target is "<type>:<id>", e.g. "user:u_1"); both paths end in the same
+-- shape. No foreign key on actor_id: an entry outlives its actor, and ON DELETE SET NULL
+-- would be an UPDATE, which the log refuses. details holds no password, token or secret
+-- (hub/trust/audit.py redacts such keys before writing).
+CREATE TABLE IF NOT EXISTS audit_log (
     id           bigserial PRIMARY KEY,
     actor_id     text,
     action       text NOT NULL,
-    target_type  text,
-    target_id    text,
-    request_id   text,
+    target       text,
     details      jsonb NOT NULL DEFAULT '{}'::jsonb,
+    request_id   text,
     created_at   timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX audit_log_target_idx ON audit_log (target_type, target_id, id DESC);
-CREATE INDEX audit_log_actor_idx ON audit_log (actor_id, id DESC);
-CREATE INDEX audit_log_action_idx ON audit_log (action, id DESC);
+ALTER TABLE audit_log DROP CONSTRAINT IF EXISTS audit_log_actor_id_fkey;
+CREATE INDEX IF NOT EXISTS audit_log_target_idx ON audit_log (target, id DESC);
+CREATE INDEX IF NOT EXISTS audit_log_actor_idx ON audit_log (actor_id, id DESC);
+CREATE INDEX IF NOT EXISTS audit_log_action_idx ON audit_log (action, id DESC);
 
 -- Append-only: rows can be inserted and read, never changed or removed, whoever connects
 -- (a trigger binds the table's owner too, which REVOKE would not).

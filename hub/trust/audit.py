@@ -67,8 +67,7 @@ class AuditEntry:
     id: int
     actor_id: str | None
     action: str
-    target_type: str | None
-    target_id: str | None
+    target: str | None
     request_id: str | None
     details: dict[str, Any]
     created_at: datetime
@@ -83,11 +82,18 @@ class AuditEntry:
         }
         if self.actor_id is not None:
             out["actor_id"] = self.actor_id
-        if self.target_type is not None and self.target_id is not None:
-            out["target"] = {"type": self.target_type, "id": self.target_id}
+        if self.target is not None:
+            out["target"] = self.target
         if self.request_id is not None:
             out["request_id"] = self.request_id
         return out
+
+
+def target_of(target_type: str | None, target_id: str | None) -> str | None:
+    """The stored ``target``: ``"<type>:<id>"`` (``"user:u_1"``), or None."""
+    if target_id is None:
+        return None
+    return f"{target_type}:{target_id}" if target_type else target_id
 
 
 def scrub(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,20 +126,20 @@ async def record(
         actor_id: the user who acted; None for the system (webhooks, lockouts).
         action: one of the constants of this module (or a new one in the same form).
         target_type: what was acted on (``"user"``, ``"job"``, ``"flag"``...), or None.
-        target_id: its id, or None.
+        target_id: its id, or None. Stored together as ``target`` = ``"<type>:<id>"``
+            (:func:`target_of`), the column payments' own writer fills the same way.
         request_id: the REST request's id (X-Request-ID), None outside a request.
         details: a small JSON object of facts; secret-looking keys are redacted.
     """
     entry_id: int = await conn.fetchval(
         """
-        INSERT INTO audit_log (actor_id, action, target_type, target_id, request_id, details)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        INSERT INTO audit_log (actor_id, action, target, request_id, details)
+        VALUES ($1, $2, $3, $4, $5)
         RETURNING id
         """,
         actor_id,
         action,
-        target_type,
-        target_id,
+        target_of(target_type, target_id),
         request_id,
         scrub(details or {}),
     )
@@ -146,18 +152,18 @@ async def newest(
     before_id: int | None = None,
     action: str | None = None,
     actor_id: str | None = None,
-    target_id: str | None = None,
+    target: str | None = None,
 ) -> list[AuditEntry]:
     """Entries newest first, ``limit`` of them, older than ``before_id`` when given, and
     matching the optional filters."""
     rows = await conn.fetch(
         """
-        SELECT id, actor_id, action, target_type, target_id, request_id, details, created_at
+        SELECT id, actor_id, action, target, request_id, details, created_at
         FROM audit_log
         WHERE ($2::bigint IS NULL OR id < $2)
           AND ($3::text IS NULL OR action = $3)
           AND ($4::text IS NULL OR actor_id = $4)
-          AND ($5::text IS NULL OR target_id = $5)
+          AND ($5::text IS NULL OR target = $5)
         ORDER BY id DESC
         LIMIT $1
         """,
@@ -165,7 +171,7 @@ async def newest(
         before_id,
         action,
         actor_id,
-        target_id,
+        target,
     )
     return [AuditEntry(**dict(row)) for row in rows]
 

@@ -33,7 +33,7 @@ async def test_record_reads_back_newest_first_with_secrets_redacted(pool: asyncp
             {"password": "hunter2", "nested": {"refresh_token": "x", "ok": 1}, "OTP": "123456"},
         )
     async with pool.acquire() as conn:
-        entries = await audit.newest(conn, 10, target_id="u_t1")
+        entries = await audit.newest(conn, 10, target="user:u_t1")
     assert [e.id for e in entries][:2] == [second, first]
     locked = entries[0].public()
     assert "actor_id" not in locked
@@ -44,10 +44,10 @@ async def test_record_reads_back_newest_first_with_secrets_redacted(pool: asyncp
     }
     suspended = entries[1].public()
     assert suspended["actor_id"] == "u_admin"
-    assert suspended["target"] == {"type": "user", "id": "u_t1"}
+    assert suspended["target"] == "user:u_t1"
     assert suspended["request_id"] == "req-1"
     async with pool.acquire() as conn:
-        older = await audit.newest(conn, 10, before_id=second, target_id="u_t1")
+        older = await audit.newest(conn, 10, before_id=second, target="user:u_t1")
     assert [e.id for e in older] == [first]
 
 
@@ -57,7 +57,7 @@ async def test_an_entry_rolls_back_with_its_action(pool: asyncpg.Pool) -> None:
             await audit.record(conn, "u_a", audit.USER_SUSPENDED, "user", "u_rollback", None)
             raise RuntimeError("the action failed after writing its entry")
     async with pool.acquire() as conn:
-        assert await audit.newest(conn, 10, target_id="u_rollback") == []
+        assert await audit.newest(conn, 10, target="user:u_rollback") == []
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ async def test_the_log_is_append_only(pool: asyncpg.Pool, statement: str) -> Non
         args = (entry,) if "$1" in statement else ()
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await conn.execute(statement, *args)
-        assert (await audit.newest(conn, 1, target_id="f1"))[0].id >= entry
+        assert (await audit.newest(conn, 1, target="flag:f1"))[0].id >= entry
 
 
 def test_cursors_round_trip_and_refuse_others() -> None:
