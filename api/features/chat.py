@@ -15,13 +15,20 @@ from api import keys
 from hub.chat.actions import Chat
 from hub.chat.handlers import ChatEvents
 from hub.core.buckets import TokenBuckets
+from hub.trust.masking import ContactMasker
 
 SEND_RATE_PER_S = 5.0
 SEND_BURST = 10
 
 
 async def chat_feature(app: web.Application) -> AsyncIterator[None]:
-    chat = Chat(app[keys.POOL], app[keys.NOTIFIER], app[keys.OUTBOX])
+    # Contact details are hidden until the job is booked (hub/trust/masking.py).
+    chat = Chat(
+        app[keys.POOL],
+        app[keys.NOTIFIER],
+        app[keys.OUTBOX],
+        mask_contacts=ContactMasker().mask,
+    )
     app[keys.CHAT] = chat
     socket_events = ChatEvents(chat, TokenBuckets(SEND_RATE_PER_S, SEND_BURST))
     gateway = app[keys.GATEWAY]

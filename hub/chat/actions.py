@@ -26,6 +26,7 @@ from hub.core.ids import new_id
 from hub.notifications.outbox import Outbox
 from hub.realtime import events
 from hub.realtime.notify import Notifier
+from hub.trust import audit, flags
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,28 @@ def clean_body(raw: str) -> str:
     return body
 
 
+async def _flag_redacted(conn: asyncpg.Connection, message: Message, original: str) -> None:
+    """Hold a message whose contact details were hidden for review (with the message)."""
+    flag_id = await flags.raise_flag(
+        conn,
+        flags.CONTACT_DETAILS,
+        "contact details before booking",
+        user_id=message.sender_id,
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        details={"original_body": original},  # for the reviewer; never sent to the other side
+    )
+    await audit.record(
+        conn,
+        None,
+        audit.FLAG_RAISED,
+        "flag",
+        flag_id,
+        None,
+        {"kind": flags.CONTACT_DETAILS, "message_id": message.id, "user_id": message.sender_id},
+    )
+
+
 class Chat:
     """Chat of one node.
 
@@ -62,6 +85,9 @@ class Chat:
             in this interval (per node).
         clock: monotonic seconds, for the typing throttle.
         cache_size: conversations whose participants are kept in memory (they never change).
+        mask_contacts: the body with contact details hidden, or None when it has none
+            (:meth:`hub.trust.masking.ContactMasker.mask`); the masked body is stored while
+            the job is not assigned to the conversation's contractor. None: no masking.
     """
 
     def __init__(
@@ -74,8 +100,10 @@ class Chat:
         typing_interval_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         cache_size: int = 50_000,
+        mask_contacts: Callable[[str], str | None] | None = None,
     ) -> None:
         self._pool = pool
+        self._mask_contacts = mask_contacts
         self._notifier = notifier
         self._outbox = outbox
         self.page_size = page_size
@@ -99,18 +127,25 @@ class Chat:
         socket of the participants but ``skip_sid`` (the sender's, which has the answer).
 
         A repeated ``client_msg_id`` of the same sender returns the stored message and
-        stores and sends nothing.
+        stores and sends nothing. Before the job is assigned to the conversation's
+        contractor, contact details are hidden in what is stored and sent
+        (``redacted``), and a flag for review is raised with the message.
         """
         text = clean_body(body)
+        # Before the transaction: the check is pure CPU (well under a millisecond), and
+        # whether it applies (booked or not) is decided by the insert itself.
+        masked = self._mask_contacts(text) if self._mask_contacts is not None else None
         async with self._pool.acquire() as conn:
             async with conn.transaction():
                 stored = await store.insert_message(
-                    conn, new_id("m_"), conversation_id, sender_id, text, client_msg_id
+                    conn, new_id("m_"), conversation_id, sender_id, text, client_msg_id, masked
                 )
                 if stored is not None:
+                    message, participants = stored
+                    if message.redacted:
+                        await _flag_redacted(conn, message, text)
                     # Presence is asked under the conversation's row lock, just before the
                     # commit: whoever has no socket anywhere now gets the push.
-                    message, participants = stored
                     queued = await self._outbox.add(
                         conn,
                         events.CHAT_MESSAGE,

@@ -22,6 +22,7 @@ class Message:
     body: str
     client_msg_id: str
     created_at: datetime
+    redacted: bool = False  # contact details were hidden before booking (hub.trust.masking)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,30 +34,37 @@ class Conversation:
     last_read_seq: int
 
 
-_MESSAGE_COLUMNS = "id, conversation_id, seq, sender_id, body, client_msg_id, created_at"
+_MESSAGE_COLUMNS = "id, conversation_id, seq, sender_id, body, client_msg_id, created_at, redacted"
 
 # One statement, so one round trip and atomic on its own. ``conv`` locks the conversation
 # row (FOR UPDATE re-reads the newest last_seq after waiting for a concurrent sender) and
 # checks the sender takes part; ``ins`` stores the message with the next seq unless this
 # sender already sent this client_msg_id (ON CONFLICT, which also waits for a concurrent
 # insert of the same key); ``bump`` moves last_seq only when a row was inserted. Nothing
-# inserted means no bump: no gap, no duplicate.
+# inserted means no bump: no gap, no duplicate. ``$6`` is the body with contact details
+# masked (NULL when it has none): it is stored instead of ``$4`` unless the job is assigned
+# to this conversation's contractor, decided here so no other round trip is needed.
 _INSERT = """
 WITH conv AS (
-    SELECT id, last_seq + 1 AS seq, customer_id, contractor_id
-    FROM conversations
-    WHERE id = $1 AND $3 IN (customer_id, contractor_id)
+    SELECT c.id, c.last_seq + 1 AS seq, c.customer_id, c.contractor_id,
+           ($6::text IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM jobs j WHERE j.id = c.job_id AND j.contractor_id = c.contractor_id
+           )) AS hide
+    FROM conversations c
+    WHERE c.id = $1 AND $3 IN (c.customer_id, c.contractor_id)
     FOR UPDATE
 ), ins AS (
-    INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_msg_id)
-    SELECT $2, conv.id, conv.seq, $3, $4, $5 FROM conv
+    INSERT INTO messages (id, conversation_id, seq, sender_id, body, client_msg_id, redacted)
+    SELECT $2, conv.id, conv.seq, $3, CASE WHEN conv.hide THEN $6 ELSE $4 END, $5, conv.hide
+    FROM conv
     ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING
-    RETURNING seq, created_at
+    RETURNING seq, created_at, body, redacted
 ), bump AS (
     UPDATE conversations SET last_seq = ins.seq, last_activity_at = ins.created_at
     FROM ins WHERE conversations.id = $1
 )
-SELECT ins.seq, ins.created_at, conv.customer_id, conv.contractor_id FROM ins, conv
+SELECT ins.seq, ins.created_at, ins.body, ins.redacted, conv.customer_id, conv.contractor_id
+FROM ins, conv
 """
 
 
@@ -67,17 +75,30 @@ async def insert_message(
     sender_id: str,
     body: str,
     client_msg_id: str,
+    masked: str | None = None,
 ) -> tuple[Message, tuple[str, str]] | None:
     """Store a message with the next seq; return it and the participants.
+
+    ``masked`` is ``body`` with its contact details hidden, stored (with ``redacted``)
+    instead of ``body`` while the job is not assigned to the conversation's contractor.
 
     None when nothing was stored: the conversation does not exist, the sender is not in it,
     or this sender already sent ``client_msg_id`` there (see :func:`sent_message`).
     """
-    row = await conn.fetchrow(_INSERT, conversation_id, message_id, sender_id, body, client_msg_id)
+    row = await conn.fetchrow(
+        _INSERT, conversation_id, message_id, sender_id, body, client_msg_id, masked
+    )
     if row is None:
         return None
     message = Message(
-        message_id, conversation_id, row["seq"], sender_id, body, client_msg_id, row["created_at"]
+        message_id,
+        conversation_id,
+        row["seq"],
+        sender_id,
+        row["body"],
+        client_msg_id,
+        row["created_at"],
+        row["redacted"],
     )
     return message, (row["customer_id"], row["contractor_id"])
 

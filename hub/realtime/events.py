@@ -80,8 +80,9 @@ def presence(user_id: str, online: bool) -> dict[str, Any]:
 
 
 def chat_message(msg: Message) -> dict[str, Any]:
-    """The contract's message; also the body of acks and REST responses."""
-    return {
+    """The contract's message; also the body of acks and REST responses. ``redacted: true``
+    only on a message whose contact details were hidden (absent otherwise)."""
+    out: dict[str, Any] = {
         "id": msg.id,
         "conversation_id": msg.conversation_id,
         "seq": msg.seq,
@@ -90,6 +91,9 @@ def chat_message(msg: Message) -> dict[str, Any]:
         "client_msg_id": msg.client_msg_id,
         "created_at": iso(msg.created_at),
     }
+    if msg.redacted:  # contact details hidden before booking (PROTOCOL.md 1.1)
+        out["redacted"] = True
+    return out
 
 
 def chat_typing(conversation_id: str, user_id: str) -> dict[str, Any]:
