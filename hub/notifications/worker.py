@@ -45,7 +45,7 @@ class WorkerConfig:
     max_attempts: int = 10
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 600.0
-    pause_cap_s: float = 60.0
+    pause_cap_s: float = 30.0  # FCM back after a long outage: noticed within this
     poll_s: float = 1.0
     ttl_s: float = 3600.0  # a push older than this is dropped unsent (FCM would drop it too)
     stats_every_s: float = 5.0
@@ -144,13 +144,17 @@ class PushWorker:
             keep, superseded = _collapse(fresh)
             self.expired += len(expired)
             self.collapsed += len(superseded)
-            pushes = [Push(d.token, d.platform, render(d.kind, d.payload, d.subject)) for d in keep]
+            pushes, unreadable = _pushes(keep)
+            sendable = [d for d in keep if d.id not in unreadable]
             try:
                 results = await self._sender.send(pushes)
             except Exception as exc:  # a sender bug must not lose the rows: retry them
                 log.exception("push sender failed")
                 results = [Result(Outcome.RETRY, f"sender error: {exc!r}")] * len(pushes)
-            dead = await self._record(conn, keep, [d.id for d in superseded] + expired, results)
+            # A row that cannot be rendered fails alone (it would fail every round).
+            rows = sendable + [d for d in keep if d.id in unreadable]
+            results += [Result(Outcome.FAIL, unreadable[d.id]) for d in keep if d.id in unreadable]
+            dead = await self._record(conn, rows, [d.id for d in superseded] + expired, results)
         if dead:
             # After the commit, holding no row: deleting a device cascades to its queued
             # rows, which another node may hold; waiting for them must not hold ours.
@@ -212,6 +216,19 @@ class PushWorker:
         """Exponential from the base, capped, with jitter over its upper half."""
         delay = min(cap, self._config.backoff_base_s * 2.0 ** min(attempt, 30))
         return float(delay * (0.5 + self._jitter() / 2))
+
+
+def _pushes(rows: list[Due]) -> tuple[list[Push], dict[int, str]]:
+    """The push of each row, and the rows whose stored payload could not be rendered."""
+    pushes: list[Push] = []
+    unreadable: dict[int, str] = {}
+    for row in rows:
+        try:
+            pushes.append(Push(row.token, row.platform, render(row.kind, row.payload, row.subject)))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.error("unreadable notification payload", extra={"outbox_id": row.id})
+            unreadable[row.id] = f"unreadable payload: {exc!r}"
+    return pushes, unreadable
 
 
 def _collapse(due: list[Due]) -> tuple[list[Due], list[Due]]:

@@ -240,3 +240,35 @@ async def test_a_burst_collapses_into_one_push_per_device(hub: Client, fcm: Fake
     # The inbox keeps every message.
     resp = await hub.get("/api/v1/notifications?limit=100", headers=pair.customer["auth"])
     assert len((await resp.json())["items"]) == 10
+
+
+async def test_an_unreadable_notification_fails_alone(hub: Client, fcm: FakeFcm) -> None:
+    pair = await conversation(hub)
+    token = await add_device(hub, pair.customer)
+    async with hub.app[keys.POOL].acquire() as conn:  # a row no release of the hub wrote
+        notification = await conn.fetchval(
+            "INSERT INTO notifications (user_id, kind, payload)"
+            " VALUES ($1, 'chat:message', $2) RETURNING id",
+            pair.customer_id,
+            {"unexpected": True},
+        )
+        await conn.execute(
+            "INSERT INTO push_outbox (notification_id, token, collapse_key)"
+            " VALUES ($1, $2, 'chat:elsewhere')",
+            notification,
+            token,
+        )
+    await say(hub, pair.contractor, pair.conversation_id, "still delivered")
+    [push] = await pushes_to(fcm, token, 1)
+    assert push["notification"]["body"] == "still delivered"
+
+    async def state() -> Any:
+        async with hub.app[keys.POOL].acquire() as conn:
+            return await conn.fetchval(
+                "SELECT state FROM push_outbox WHERE notification_id = $1", notification
+            )
+
+    async def failed() -> bool:
+        return await state() == "failed"
+
+    await eventually(failed)

@@ -225,3 +225,64 @@ async def start(fake: FakeFcm) -> TestServer:
     await server.start_server()
     fake.base_url = str(server.make_url("")).rstrip("/")
     return server
+
+
+# --- standalone, for the drain benchmark (loadtests/bench_push_drain.py) -------------------
+
+
+def control_routes(fake: FakeFcm, app: web.Application) -> None:
+    """``POST /_fake/down`` (``{"status", "code", "retry_after"}``), ``POST /_fake/up``,
+    ``GET /_fake/stats``: a benchmark drives the fake from another process."""
+
+    async def down(request: web.Request) -> web.Response:
+        body = await request.json()
+        fake.down = Failure(int(body["status"]), body.get("code"), body.get("retry_after"))
+        return web.json_response({"ok": True})
+
+    async def up(request: web.Request) -> web.Response:
+        fake.down = None
+        return web.json_response({"ok": True})
+
+    async def stats(request: web.Request) -> web.Response:
+        per_token = fake.per_token()
+        return web.json_response(
+            {
+                "requests": fake.requests,
+                "delivered": len(fake.delivered),
+                "distinct_tokens": len(per_token),
+                "duplicates": sum(n - 1 for n in per_token.values()),
+                "tokens_issued": fake.tokens_issued,
+            }
+        )
+
+    app.router.add_post("/_fake/down", down)
+    app.router.add_post("/_fake/up", up)
+    app.router.add_get("/_fake/stats", stats)
+
+
+def main() -> None:
+    """``python -m tests.fakes.fcm --port P --account PATH``: serve until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--account", type=Path, required=True)
+    args = parser.parse_args()
+
+    async def serve() -> None:
+        fake = FakeFcm(base_url=f"http://127.0.0.1:{args.port}")
+        fake.service_account(args.account.parent)
+        if args.account.name != "service-account.json":
+            (args.account.parent / "service-account.json").rename(args.account)
+        app = fake.app()
+        control_routes(fake, app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", args.port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
