@@ -20,6 +20,7 @@ from api.db import create_pool, database_dsn
 from api.errors import error_middleware
 from api.features.chat import chat_feature
 from api.features.jobs import jobs_feature
+from api.features.payments import payments_feature
 from api.features.push import push_feature
 from api.features.realtime import realtime_feature
 from api.features.tracking import tracking_feature
@@ -53,6 +54,7 @@ FEATURES: tuple[FeatureContext, ...] = (
     chat_feature,
     tracking_feature,
     push_feature,
+    payments_feature,
 )
 
 

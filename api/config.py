@@ -105,6 +105,13 @@ class Settings:
     push_ttl_s: float = 3600.0
     push_rate_per_s: int = 500
     push_max_attempts: int = 10
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_connect_return_url: str | None = None
+    platform_fee_bps: int = 1000
+    payment_hold_renew_s: float = 6 * 86400.0
+    payment_sweep_s: float = 60.0
 
     @property
     def production(self) -> bool:
@@ -120,7 +127,13 @@ class Settings:
         out: dict[str, object] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("jwt_secret", "admin_password", "sentry_dsn"):
+            if f.name in (
+                "jwt_secret",
+                "admin_password",
+                "sentry_dsn",
+                "stripe_secret_key",
+                "stripe_webhook_secret",
+            ):
                 value = "***" if value else None
             elif f.name in ("database_url", "redis_url"):
                 value = _mask(value)
@@ -159,6 +172,13 @@ class Settings:
         fcm_endpoint = (env.get("FCM_ENDPOINT") or "https://fcm.googleapis.com").rstrip("/")
         if not re.match(r"^https?://[^/\s]+(/\S*)?$", fcm_endpoint):
             raise ConfigError(f"FCM_ENDPOINT: expected an http(s) URL, got {fcm_endpoint!r}")
+
+        stripe_api_base = _http_url(
+            "STRIPE_API_BASE", env.get("STRIPE_API_BASE") or "https://api.stripe.com"
+        )
+        return_url = env.get("STRIPE_CONNECT_RETURN_URL") or None
+        if return_url is not None:
+            return_url = _http_url("STRIPE_CONNECT_RETURN_URL", return_url)
 
         # Below OWASP's Argon2id minimum only outside production (tests hash faster).
         argon2_time_cost = _int(env, "ARGON2_TIME_COST", OWASP_MIN_TIME_COST, 1, 20)
@@ -223,7 +243,23 @@ class Settings:
             push_ttl_s=parse_duration("PUSH_TTL", env.get("PUSH_TTL", "1h")),
             push_rate_per_s=_int(env, "PUSH_RATE", 500, 1, 100_000),
             push_max_attempts=_int(env, "PUSH_MAX_ATTEMPTS", 10, 1, 100),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            stripe_api_base=stripe_api_base,
+            stripe_connect_return_url=return_url,
+            platform_fee_bps=_int(env, "PLATFORM_FEE_BPS", 1000, 0, 10_000),
+            payment_hold_renew_s=parse_duration(
+                "PAYMENT_HOLD_RENEW", env.get("PAYMENT_HOLD_RENEW", "6d")
+            ),
+            payment_sweep_s=parse_duration("PAYMENT_SWEEP", env.get("PAYMENT_SWEEP", "60s")),
         )
+
+
+def _http_url(name: str, raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+        raise ConfigError(f"{name}: expected an http(s) URL, got {raw!r}")
+    return url
 
 
 def _service_account(raw: str | None) -> Path | None:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from hub.notifications.devices import Devices
     from hub.notifications.outbox import Outbox
     from hub.notifications.worker import PushWorker
+    from hub.payments.actions import Payments
+    from hub.payments.webhooks import Webhooks
     from hub.realtime.gateway import Gateway
     from hub.realtime.notify import Notifier
     from hub.realtime.presence import Presence
@@ -61,6 +63,8 @@ LIVE_STATE: web.AppKey[LiveState] = web.AppKey("live_state")
 OUTBOX: web.AppKey[Outbox] = web.AppKey("outbox")
 DEVICES: web.AppKey[Devices] = web.AppKey("devices")
 PUSH_WORKER: web.AppKey[PushWorker] = web.AppKey("push_worker")  # only with FCM credentials
+PAYMENTS: web.AppKey[Payments] = web.AppKey("payments")
+STRIPE_WEBHOOKS: web.AppKey[Webhooks] = web.AppKey("stripe_webhooks")
 # Live tracking's server clock (seconds since the epoch); unset means time.time. Tests set it
 # on the app before it starts, to move time for the noise filter and the live state.
 TRACKING_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("tracking_clock")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from api import schemas
-from api.handlers import auth, chat, contractors, devices, jobs, ops, tracking, trades
+from api.handlers import auth, chat, contractors, devices, jobs, ops, payments, tracking, trades
 from hub.chat.payloads import MessageBody
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -258,6 +258,66 @@ ROUTES: list[Route] = [
         "push",
         errors=(400, 401),
         query=("limit", "cursor"),
+    ),
+    # Payments with Stripe Connect (issue 13); 503 unavailable when not configured.
+    Route(
+        "POST",
+        f"{V1}/payments/connect/onboard",
+        payments.onboard,
+        "Create the contractor's Stripe Express account (once) and a fresh onboarding link",
+        "payments",
+        errors=(401, 403, 503),
+    ),
+    Route(
+        "GET",
+        f"{V1}/payments/connect/status",
+        payments.connect_status,
+        "The contractor's connected account: can it take charges, receive payouts",
+        "payments",
+        errors=(401, 403, 503),
+    ),
+    Route(
+        "POST",
+        f"{V1}/jobs/{{id}}/payment",
+        payments.start_payment,
+        "Hold the accepted quote on the customer's card (201 first, 200 the same intent after)",
+        "payments",
+        ok_status=201,
+        errors=(401, 403, 404, 409, 503),
+    ),
+    Route(
+        "GET",
+        f"{V1}/jobs/{{id}}/payment",
+        payments.get_payment,
+        "The job's payment",
+        "payments",
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{V1}/jobs/{{id}}/payment/confirm",
+        payments.confirm_payment,
+        "The customer confirms the work was done: the held payment is captured",
+        "payments",
+        errors=(401, 403, 404, 409, 503),
+    ),
+    Route(
+        "POST",
+        f"{V1}/jobs/{{id}}/payment/refund",
+        payments.refund_payment,
+        "Refund all of the payment, or amount_cents of it (admin)",
+        "payments",
+        schemas.RefundBody,
+        errors=(400, 401, 403, 404, 409, 503),
+    ),
+    Route(
+        "POST",
+        f"{V1}/webhooks/stripe",
+        payments.stripe_webhook,
+        "Stripe's events, verified by the Stripe-Signature header; idempotent by event id",
+        "payments",
+        public=True,
+        errors=(400, 503),
     ),
     Route(
         "GET",

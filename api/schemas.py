@@ -97,3 +97,10 @@ DeviceToken = Annotated[
 class DeviceBody(RequestBody):
     platform: Literal["ios", "android", "web"]
     token: DeviceToken
+
+
+# --- payments ----------------------------------------------------------------------------
+
+
+class RefundBody(RequestBody):
+    amount_cents: Annotated[int, msgspec.Meta(ge=1, le=10**12)] | None = None

@@ -163,6 +163,9 @@ class JobStatusService:
                     {"status": job.status, "requested": new_status},
                 )
             job = await store.set_status(conn, job.id, new_status)
+            if system and new_status == "arrived":
+                # The geofence saw it (not the contractor's word): payments capture on it.
+                await store.mark_arrival_seen(conn, job.id)
             # The arrival is seen by the hub but made by the contractor: not pushed to them.
             actor = job.contractor_id if system else actor_id
             eta = self._eta(job) if job.status == "en_route" else None

@@ -100,6 +100,14 @@ async def set_status(
     return job
 
 
+async def mark_arrival_seen(conn: asyncpg.Connection, job_id: str) -> None:
+    """Record that live tracking's geofence saw the contractor arrive (the first time)."""
+    await conn.execute(
+        "UPDATE jobs SET arrival_seen_at = coalesce(arrival_seen_at, now()) WHERE id = $1",
+        job_id,
+    )
+
+
 async def is_applicant(conn: asyncpg.Connection, job_id: str, contractor_id: str) -> bool:
     found = await conn.fetchval(
         "SELECT 1 FROM job_applications WHERE job_id = $1 AND contractor_id = $2",

@@ -21,6 +21,15 @@ _STATUS_TEXT = {
     "cancelled": "The job was cancelled",
 }
 PUSHED_STATUSES = frozenset(_STATUS_TEXT)
+_PAYMENT_TEXT = {
+    "requires_payment_method": "Please add a card for your job",
+    "authorized": "Payment held for your job",
+    "captured": "Payment for your job went through",
+    "partially_refunded": "Part of the payment was refunded",
+    "refunded": "The payment was refunded",
+    "cancelled": "The payment hold was released",
+    "disputed": "The payment is disputed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,8 @@ def collapse_key(kind: str, payload: dict[str, Any]) -> str:
         return f"chat:{payload['conversation_id']}"
     if kind == "job:offer":
         return f"offer:{payload['job']['id']}"
+    if kind == "payment:status":
+        return f"payment:{payload['job_id']}"
     return f"job:{payload['job_id']}"
 
 
@@ -81,6 +92,14 @@ def render(kind: str, payload: dict[str, Any], subject: str | None = None) -> Pu
     data["job_id"] = str(payload["job_id"])
     if status:
         data["status"] = status
+    if kind == "payment:status":
+        return PushContent(
+            subject or "Payment update",
+            _PAYMENT_TEXT.get(status, f"Payment update: {status}"),
+            data,
+            collapse_key(kind, payload),
+            high_priority=False,
+        )
     body = _STATUS_TEXT.get(status, f"Job update: {status}")
     eta = payload.get("eta_s")
     if status == "en_route" and isinstance(eta, int | float):

@@ -21,6 +21,7 @@ CHAT_READ = "chat:read"
 PRESENCE = "presence"
 AUTH_EXPIRED = "auth:expired"
 SERVER_CLOSING = "server:closing"
+PAYMENT_STATUS = "payment:status"
 
 
 def iso(value: datetime) -> str:
@@ -40,6 +41,11 @@ def job_offer(job: dict[str, Any], distance_m: float) -> dict[str, Any]:
 
 def job_status(job_id: str, status: str, at: datetime) -> dict[str, Any]:
     return {"job_id": job_id, "status": status, "at": iso(at)}
+
+
+def payment_status(job_id: str, status: str) -> dict[str, Any]:
+    """``payment:status``: the job's payment moved (the app fetches GET /jobs/{id}/payment)."""
+    return {"job_id": job_id, "status": status}
 
 
 def job_location(

@@ -65,6 +65,16 @@ class Notifier:
         rooms = [events.job_room(job_id)] + [events.user_room(u) for u in users]
         await self._sio.emit(events.JOB_STATUS, payload, room=rooms)
 
+    async def payment_status(
+        self, job_id: str, status: str, customer_id: str, contractor_id: str
+    ) -> None:
+        """To the job's customer's and contractor's sockets."""
+        await self.emit_to_users(
+            events.PAYMENT_STATUS,
+            events.payment_status(job_id, status),
+            [customer_id, contractor_id],
+        )
+
     def job_location(self, job_id: str, payload: dict[str, Any], room: str | None = None) -> int:
         """``job:location`` to the job's watchers on this node, latest-wins per job.
 

@@ -1,0 +1,1 @@
+"""Payments with Stripe Connect: onboarding, held and captured payments, refunds, webhooks."""
