@@ -136,15 +136,20 @@ def test_config_names_only_settings_the_hub_reads(docs: tuple[dict[str, Any], ..
     assert "TRADESHUB_DATA_DIR" not in config
 
 
+def _template_keys() -> set[str]:
+    """The Secret's keys, as the value-less template documents them."""
+    template = yaml.safe_load((K8S / "examples" / "secret-template.yaml").read_text())
+    return set(template["stringData"])
+
+
 def test_no_secret_value_is_in_git(docs: tuple[dict[str, Any], ...]) -> None:
     assert not [d for d in docs if d["kind"] == "Secret"], "render an ExternalSecret, not a Secret"
-    secret_names = {
-        e["valueFrom"]["secretKeyRef"]["name"] for e in _container(docs, "Deployment")["env"]
-    }
+    hub = _container(docs, "Deployment")
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in hub["env"]}
     external = one(docs, "ExternalSecret")
-    assert {external["spec"]["target"]["name"]} == secret_names
-    keys = {d["secretKey"] for d in external["spec"]["data"]}
-    assert {e["name"] for e in _container(docs, "Deployment")["env"]} <= keys
+    assert {r["name"] for r in refs.values()} == {external["spec"]["target"]["name"]}
+    keys = _template_keys()
+    assert {r["key"] for r in refs.values()} <= keys
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     files = {
         item["key"]
@@ -152,16 +157,36 @@ def test_no_secret_value_is_in_git(docs: tuple[dict[str, Any], ...]) -> None:
         if "secret" in volume
         for item in volume["secret"]["items"]
     }
-    assert files <= keys, f"secret files no ExternalSecret provides: {files - keys}"
-    remote = {d["remoteRef"]["key"] for d in external["spec"]["data"]}
-    assert len(remote) == 1, f"every key from the environment's one secret: {remote}"
+    assert files <= keys, f"secret files the template does not list: {files - keys}"
+    # One Secrets Manager secret per environment, all of its properties taken.
+    [source] = external["spec"]["dataFrom"]
+    namespace = one(docs, "Namespace")["metadata"]["name"]
+    env = "staging" if namespace.endswith("staging") else "production"
+    assert source == {"extract": {"key": f"tradeshub/{env}/app"}}
     template = yaml.safe_load((K8S / "examples" / "secret-template.yaml").read_text())
     import kubernetes_validate
 
     kubernetes_validate.validate(template, KUBERNETES_VERSION, strict=True)
-    assert template["metadata"]["name"] in secret_names
+    assert template["metadata"]["name"] == external["spec"]["target"]["name"]
     assert set(template["stringData"].values()) == {""}, "the template carries no value"
-    assert set(template["stringData"]) == keys
+
+
+def test_every_secret_setting_reaches_the_pods(docs: tuple[dict[str, Any], ...]) -> None:
+    """Each setting the hub keeps out of its logs (a field with repr=False) is a secret the
+    Deployment passes from the Secret, but the admin password only `tradeshub seed` reads."""
+    import dataclasses
+
+    from api.config import Settings
+
+    secret = {f.name.upper() for f in dataclasses.fields(Settings) if not f.repr} - {
+        "ADMIN_PASSWORD"
+    }
+    refs = {e["name"] for e in _container(docs, "Deployment")["env"] if "valueFrom" in e}
+    assert secret <= refs, (
+        f"secret settings the Deployment does not pass: {secret - refs}; add them to "
+        "deploy/k8s/base/deployment.yaml (env, secretKeyRef) and examples/secret-template.yaml"
+    )
+    assert refs <= _template_keys()
 
 
 def test_pods_shut_down_cleanly(docs: tuple[dict[str, Any], ...]) -> None:
@@ -287,11 +312,9 @@ def test_custom_resources(docs: tuple[dict[str, Any], ...]) -> None:
     external = one(docs, "ExternalSecret")
     assert external["apiVersion"] == "external-secrets.io/v1"
     assert external["spec"]["secretStoreRef"]["kind"] in ("ClusterSecretStore", "SecretStore")
-    for item in external["spec"]["data"]:
-        assert set(item) == {"secretKey", "remoteRef"} and set(item["remoteRef"]) == {
-            "key",
-            "property",
-        }
+    assert set(external["spec"]) == {"refreshInterval", "secretStoreRef", "target", "dataFrom"}
+    for source in external["spec"]["dataFrom"]:
+        assert set(source) == {"extract"} and set(source["extract"]) == {"key"}
     monitor = one(docs, "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert all(e["path"] == "/metrics" for e in monitor["spec"]["endpoints"])
