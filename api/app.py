@@ -19,6 +19,7 @@ from api.config import Settings
 from api.db import create_pool, database_dsn
 from api.errors import error_middleware
 from api.features.chat import chat_feature
+from api.features.checks import checks_feature
 from api.features.jobs import jobs_feature
 from api.features.payments import payments_feature
 from api.features.push import push_feature
@@ -55,6 +56,7 @@ FEATURES: tuple[FeatureContext, ...] = (
     tracking_feature,
     push_feature,
     payments_feature,
+    checks_feature,
 )
 
 

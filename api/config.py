@@ -112,6 +112,9 @@ class Settings:
     platform_fee_bps: int = 1000
     payment_hold_renew_s: float = 6 * 86400.0
     payment_sweep_s: float = 60.0
+    checkr_api_key: str | None = field(default=None, repr=False)
+    checkr_api_base: str = "https://api.checkr.com"
+    checkr_package: str = "tasker_standard"
 
     @property
     def production(self) -> bool:
@@ -133,6 +136,7 @@ class Settings:
                 "sentry_dsn",
                 "stripe_secret_key",
                 "stripe_webhook_secret",
+                "checkr_api_key",
             ):
                 value = "***" if value else None
             elif f.name in ("database_url", "redis_url"):
@@ -252,7 +256,17 @@ class Settings:
                 "PAYMENT_HOLD_RENEW", env.get("PAYMENT_HOLD_RENEW", "6d")
             ),
             payment_sweep_s=parse_duration("PAYMENT_SWEEP", env.get("PAYMENT_SWEEP", "60s")),
+            checkr_api_key=env.get("CHECKR_API_KEY") or None,
+            checkr_api_base=_checkr_base(env.get("CHECKR_API_BASE") or "https://api.checkr.com"),
+            checkr_package=(env.get("CHECKR_PACKAGE") or "tasker_standard").strip(),
         )
+
+
+def _checkr_base(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+        raise ConfigError(f"CHECKR_API_BASE: expected an http(s) URL, got {raw!r}")
+    return url
 
 
 def _http_url(name: str, raw: str) -> str:

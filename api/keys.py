@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from hub.tracking.share import ShareLinks
     from hub.tracking.tracker import Tracker
     from hub.tracking.view import TrackView
+    from hub.trust.checks import Checks
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
@@ -65,6 +66,7 @@ DEVICES: web.AppKey[Devices] = web.AppKey("devices")
 PUSH_WORKER: web.AppKey[PushWorker] = web.AppKey("push_worker")  # only with FCM credentials
 PAYMENTS: web.AppKey[Payments] = web.AppKey("payments")
 STRIPE_WEBHOOKS: web.AppKey[Webhooks] = web.AppKey("stripe_webhooks")
+CHECKS: web.AppKey[Checks] = web.AppKey("checks")  # verification, background checks
 # Live tracking's server clock (seconds since the epoch); unset means time.time. Tests set it
 # on the app before it starts, to move time for the noise filter and the live state.
 TRACKING_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("tracking_clock")

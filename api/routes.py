@@ -9,6 +9,7 @@ from aiohttp import web
 
 from api import schemas
 from api.handlers import auth, chat, contractors, devices, jobs, ops, payments, tracking, trades
+from api.handlers import checks as checks_handlers
 from hub.chat.payloads import MessageBody
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -258,6 +259,34 @@ ROUTES: list[Route] = [
         "push",
         errors=(400, 401),
         query=("limit", "cursor"),
+    ),
+    # Verification and background checks (issue 14); 503 unavailable without Checkr.
+    Route(
+        "POST",
+        f"{V1}/admin/contractors/{{id}}/verify",
+        checks_handlers.verify,
+        "Set or clear a contractor's verified badge by hand (admin)",
+        "admin",
+        schemas.VerifyBody,
+        errors=(400, 401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{V1}/admin/contractors/{{id}}/background-check",
+        checks_handlers.background_check,
+        "Start a background check with Checkr (the pending one if any) (admin)",
+        "admin",
+        ok_status=202,
+        errors=(401, 403, 404, 503),
+    ),
+    Route(
+        "POST",
+        f"{V1}/webhooks/checkr",
+        checks_handlers.checkr_webhook,
+        "Checkr's events, verified by the X-Checkr-Signature header; idempotent by event id",
+        "admin",
+        public=True,
+        errors=(400, 503),
     ),
     # Payments with Stripe Connect (issue 13); 503 unavailable when not configured.
     Route(

@@ -99,6 +99,13 @@ class DeviceBody(RequestBody):
     token: DeviceToken
 
 
+# --- verification ------------------------------------------------------------------------
+
+
+class VerifyBody(RequestBody):
+    verified: bool
+
+
 # --- payments ----------------------------------------------------------------------------
 
 
