@@ -7,6 +7,7 @@ Redis implementations once, from the settings, and hands them to the actions.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -25,6 +26,7 @@ from api.features.payments import payments_feature
 from api.features.push import push_feature
 from api.features.realtime import realtime_feature
 from api.features.tracking import tracking_feature
+from api.features.trust import trust_feature
 from api.metrics import Metrics
 from api.middleware import (
     SOCKET_PATH,
@@ -45,6 +47,7 @@ from hub.notifications.outbox import Outbox
 from hub.realtime.gateway import Gateway
 from hub.realtime.notify import Notifier
 from hub.realtime.presence import Presence
+from hub.trust.two_factor import SecretBox, TwoFactor, derived_key
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,7 @@ FEATURES: tuple[FeatureContext, ...] = (
     chat_feature,
     tracking_feature,
     push_feature,
+    trust_feature,
     payments_feature,
     checks_feature,
 )
@@ -229,6 +233,18 @@ async def _with_pool(
         metrics.gauge("tradeshub_db_pool_size", "Open database connections.", pool.get_size)
         metrics.gauge("tradeshub_db_pool_idle", "Idle database connections.", pool.get_idle_size)
         passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+        totp_keys = settings.totp_encryption_keys
+        if not totp_keys and not settings.production:
+            totp_keys = (derived_key(settings.jwt_secret),)  # development: works as is
+        if not totp_keys:
+            log.warning("two-factor sign-in unavailable: TOTP_ENCRYPTION_KEYS is not set")
+        two_factor = TwoFactor(
+            pool,
+            SecretBox(totp_keys),
+            settings.totp_issuer,
+            app.get(keys.TWO_FACTOR_CLOCK, time.time),
+        )
+        app[keys.TWO_FACTOR] = two_factor
         app[keys.NOTIFIER] = Notifier(sio)
         app[keys.OUTBOX] = Outbox(presence)
         app[keys.ACCOUNTS] = Accounts(
@@ -241,6 +257,7 @@ async def _with_pool(
                 settings.login_ip_max_failures,
                 settings.login_lock_window_s,
             ),
+            two_factor,
         )
         app[keys.PRESENCE] = presence
         yield

@@ -19,6 +19,12 @@ from hub.engine.bus import Bus, MemoryBus
 from hub.engine.bus_redis import RedisBus
 from hub.realtime.presence import MemoryPresence, Presence
 from hub.realtime.presence_redis import RedisPresence
+from hub.realtime.socket_count import (
+    LocalCount,
+    MemorySocketCount,
+    RedisSocketCount,
+    SocketCount,
+)
 from hub.tracking.live_state import LiveState, MemoryLiveState
 from hub.tracking.live_state_redis import RedisLiveState
 
@@ -40,6 +46,9 @@ class Backends:
     # Several nodes: a point is relayed to the watchers of other nodes.
     several_nodes: bool
     description: str
+    # Open sockets across nodes (admin stats): made by the trust feature with this node's
+    # count and a scope (the database's name: one deployment, one count).
+    socket_count: Callable[[LocalCount, str], SocketCount] = MemorySocketCount.of
 
 
 def memory_backends() -> Backends:
@@ -68,6 +77,9 @@ def redis_backends(
         redis=redis,
         several_nodes=True,
         description="Redis pub/sub, one channel per room; presence in Redis",
+        socket_count=lambda local, scope: RedisSocketCount(
+            redis, node_id, local, key=f"tradeshub:sockets:{scope}"
+        ),
     )
 
 

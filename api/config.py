@@ -105,6 +105,11 @@ class Settings:
     push_ttl_s: float = 3600.0
     push_rate_per_s: int = 500
     push_max_attempts: int = 10
+    # Fernet keys (urlsafe base64 of 32 bytes) encrypting TOTP secrets at rest, newest first:
+    # the first encrypts, every one decrypts (rotation: docs/ADMIN.md). Empty: derived from
+    # JWT_SECRET outside production; in production two-factor setup is then unavailable.
+    totp_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    totp_issuer: str = "Tradeshub"
     stripe_secret_key: str | None = field(default=None, repr=False)
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_api_base: str = "https://api.stripe.com"
@@ -139,6 +144,8 @@ class Settings:
                 "checkr_api_key",
             ):
                 value = "***" if value else None
+            elif f.name == "totp_encryption_keys":
+                value = f"*** ({len(value)} keys)" if value else None
             elif f.name in ("database_url", "redis_url"):
                 value = _mask(value)
             out[f.name] = str(value) if isinstance(value, Path) else value
@@ -247,6 +254,8 @@ class Settings:
             push_ttl_s=parse_duration("PUSH_TTL", env.get("PUSH_TTL", "1h")),
             push_rate_per_s=_int(env, "PUSH_RATE", 500, 1, 100_000),
             push_max_attempts=_int(env, "PUSH_MAX_ATTEMPTS", 10, 1, 100),
+            totp_encryption_keys=_fernet_keys(env.get("TOTP_ENCRYPTION_KEYS", "")),
+            totp_issuer=(env.get("TOTP_ISSUER") or "Tradeshub").strip() or "Tradeshub",
             stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
             stripe_api_base=stripe_api_base,
@@ -274,6 +283,26 @@ def _http_url(name: str, raw: str) -> str:
     if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
         raise ConfigError(f"{name}: expected an http(s) URL, got {raw!r}")
     return url
+
+
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    """TOTP_ENCRYPTION_KEYS: comma-separated Fernet keys, each checked now."""
+    import base64
+    import binascii
+
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for index, key in enumerate(keys):
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f"TOTP_ENCRYPTION_KEYS: key {index + 1} is not a Fernet key (urlsafe base64 of"
+                " 32 bytes; make one with: python -c 'from cryptography.fernet import Fernet;"
+                " print(Fernet.generate_key().decode())')"
+            )
+    return keys
 
 
 def _service_account(raw: str | None) -> Path | None:

@@ -35,7 +35,10 @@ if TYPE_CHECKING:
     from hub.tracking.share import ShareLinks
     from hub.tracking.tracker import Tracker
     from hub.tracking.view import TrackView
+    from hub.trust.admin import Admin
     from hub.trust.checks import Checks
+    from hub.trust.revocations import Revocations
+    from hub.trust.two_factor import TwoFactor
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool")
@@ -67,6 +70,12 @@ PUSH_WORKER: web.AppKey[PushWorker] = web.AppKey("push_worker")  # only with FCM
 PAYMENTS: web.AppKey[Payments] = web.AppKey("payments")
 STRIPE_WEBHOOKS: web.AppKey[Webhooks] = web.AppKey("stripe_webhooks")
 CHECKS: web.AppKey[Checks] = web.AppKey("checks")  # verification, background checks
+ADMIN: web.AppKey[Admin] = web.AppKey("admin")
+TWO_FACTOR: web.AppKey[TwoFactor] = web.AppKey("two_factor")
+REVOCATIONS: web.AppKey[Revocations] = web.AppKey("revocations")
+# Two-factor sign-in's clock (seconds since the epoch); unset means time.time. Tests set it to
+# step through TOTP periods.
+TWO_FACTOR_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("two_factor_clock")
 # Live tracking's server clock (seconds since the epoch); unset means time.time. Tests set it
 # on the app before it starts, to move time for the noise filter and the live state.
 TRACKING_CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("tracking_clock")

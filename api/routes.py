@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from api import schemas
+from api.handlers import admin as admin_handlers
 from api.handlers import auth, chat, contractors, devices, jobs, ops, payments, tracking, trades
 from api.handlers import checks as checks_handlers
 from hub.chat.payloads import MessageBody
@@ -74,6 +75,35 @@ ROUTES: list[Route] = [
         errors=(400, 401),
     ),
     Route("GET", f"{V1}/me", auth.me, "The caller's account", "auth", errors=(401,)),
+    # Two-factor sign-in (issue 14).
+    Route(
+        "POST",
+        f"{V1}/auth/2fa/setup",
+        auth.two_factor_setup,
+        "Start two-factor sign-in: a new TOTP secret, pending until enabled",
+        "auth",
+        errors=(401, 409, 503),
+    ),
+    Route(
+        "POST",
+        f"{V1}/auth/2fa/enable",
+        auth.two_factor_enable,
+        "Turn two-factor sign-in on with a code of the pending secret",
+        "auth",
+        schemas.TwoFactorCodeBody,
+        ok_status=204,
+        errors=(400, 401, 409),
+    ),
+    Route(
+        "POST",
+        f"{V1}/auth/2fa/disable",
+        auth.two_factor_disable,
+        "Turn two-factor sign-in off with a current code",
+        "auth",
+        schemas.TwoFactorCodeBody,
+        ok_status=204,
+        errors=(400, 401, 409),
+    ),
     Route("GET", "/health", ops.health, "Liveness", "ops", public=True, errors=()),
     Route(
         "GET",
@@ -347,6 +377,59 @@ ROUTES: list[Route] = [
         "payments",
         public=True,
         errors=(400, 503),
+    ),
+    # Administration (issue 14): admins only; in production with two-factor on.
+    Route(
+        "GET",
+        f"{V1}/admin/users",
+        admin_handlers.list_users,
+        "Users newest first; q searches email and name; role and status filter",
+        "admin",
+        errors=(400, 401, 403),
+        query=("q", "role", "status", "limit", "cursor"),
+    ),
+    Route(
+        "POST",
+        f"{V1}/admin/users/{{id}}/suspend",
+        admin_handlers.suspend,
+        "Suspend a user: tokens die on every node, sockets are disconnected, login refused",
+        "admin",
+        schemas.SuspendBody,
+        errors=(400, 401, 403, 404, 409),
+    ),
+    Route(
+        "POST",
+        f"{V1}/admin/users/{{id}}/unsuspend",
+        admin_handlers.unsuspend,
+        "Give a suspended user access back (revoked tokens stay revoked)",
+        "admin",
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "GET",
+        f"{V1}/admin/jobs",
+        admin_handlers.list_jobs,
+        "Every job newest first, of one status when given",
+        "admin",
+        errors=(400, 401, 403),
+        query=("status", "limit", "cursor"),
+    ),
+    Route(
+        "GET",
+        f"{V1}/admin/stats",
+        admin_handlers.stats,
+        "Users per role, jobs per status, open sockets across nodes, payment totals",
+        "admin",
+        errors=(401, 403),
+    ),
+    Route(
+        "GET",
+        f"{V1}/admin/audit",
+        admin_handlers.list_audit,
+        "The audit log newest first (admin actions and security events)",
+        "admin",
+        errors=(400, 401, 403),
+        query=("action", "limit", "cursor"),
     ),
     Route(
         "GET",

@@ -28,13 +28,25 @@ class RegisterBody(RequestBody):
     phone: Phone | None = None
 
 
+Otp = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+
+
 class LoginBody(RequestBody):
     email: Email
     password: Password
+    otp: Otp | None = None  # required once two-factor sign-in is on
 
 
 class RefreshBody(RequestBody):
     refresh_token: Token
+
+
+class TwoFactorCodeBody(RequestBody):
+    code: Otp
+
+
+class SuspendBody(RequestBody):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 
 
 # --- trades, contractor profiles, jobs, applications -------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.http import caller, json_response, read_json
-from api.keys import ACCOUNTS
+from api.keys import ACCOUNTS, TWO_FACTOR
+from api.logs import request_id_var
 from api.middleware import client_ip
-from api.schemas import LoginBody, RefreshBody, RegisterBody
+from api.schemas import LoginBody, RefreshBody, RegisterBody, TwoFactorCodeBody
 
 
 async def register(request: web.Request) -> web.Response:
@@ -20,7 +21,9 @@ async def register(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LoginBody)
-    session = await request.app[ACCOUNTS].login(body.email, body.password, client_ip(request))
+    session = await request.app[ACCOUNTS].login(
+        body.email, body.password, client_ip(request), body.otp
+    )
     return json_response(session.body())
 
 
@@ -41,3 +44,23 @@ async def me(request: web.Request) -> web.Response:
     who = caller(request)
     user = await request.app[ACCOUNTS].me(who.user_id)
     return json_response(user.public())
+
+
+async def two_factor_setup(request: web.Request) -> web.Response:
+    who = caller(request)
+    setup = await request.app[TWO_FACTOR].setup(who.user_id)
+    return json_response({"secret": setup.secret, "otpauth_url": setup.otpauth_url})
+
+
+async def two_factor_enable(request: web.Request) -> web.Response:
+    who = caller(request)
+    body = await read_json(request, TwoFactorCodeBody)
+    await request.app[TWO_FACTOR].enable(who.user_id, body.code, request_id_var.get())
+    return web.Response(status=204)
+
+
+async def two_factor_disable(request: web.Request) -> web.Response:
+    who = caller(request)
+    body = await read_json(request, TwoFactorCodeBody)
+    await request.app[TWO_FACTOR].disable(who.user_id, body.code, request_id_var.get())
+    return web.Response(status=204)

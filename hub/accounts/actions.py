@@ -12,9 +12,18 @@ import asyncpg
 from hub.accounts import store
 from hub.accounts.passwords import Passwords
 from hub.accounts.tokens import TokenCodec
-from hub.core.errors import Conflict, RateLimited, Unauthorized, field_error
+from hub.core.errors import (
+    Conflict,
+    OtpRequired,
+    RateLimited,
+    Suspended,
+    Unauthorized,
+    field_error,
+)
 from hub.core.ids import new_id
 from hub.core.ratelimit import RateLimiter
+from hub.trust import audit
+from hub.trust.two_factor import TwoFactor
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
@@ -63,12 +72,14 @@ class Accounts:
         tokens: TokenCodec,
         limiter: RateLimiter,
         limits: LoginLimits,
+        two_factor: TwoFactor | None = None,
     ) -> None:
         self._pool = pool
         self._passwords = passwords
         self._tokens = tokens
         self._limiter = limiter
         self._limits = limits
+        self._two_factor = two_factor
 
     async def register(
         self, email: str, password: str, name: str, role: str, phone: str | None
@@ -99,7 +110,17 @@ class Accounts:
             await store.insert_user(conn, new_id("u_"), email, password_hash, name, "admin", None)
             return True
 
-    async def login(self, email: str, password: str, client_ip: str) -> Session:
+    async def login(
+        self, email: str, password: str, client_ip: str, otp: str | None = None
+    ) -> Session:
+        """Check the password, then the account's status, then its one-time code.
+
+        Raises:
+            RateLimited: the account or the address failed too often (the lock is audited).
+            Unauthorized: wrong email, password or code, or a code already used.
+            Suspended: right password, but the account is suspended (403 ``suspended``).
+            OtpRequired: right password, two-factor on, and no ``otp`` given.
+        """
         account_key = f"loginfail:acct:{email.strip().lower()}"
         ip_key = f"loginfail:ip:{client_ip}"
         window = self._limits.window_s
@@ -114,14 +135,39 @@ class Accounts:
             user = await store.user_by_email(conn, email.strip())
         verdict = await self._passwords.verify(user.password_hash if user else None, password)
         if not verdict.ok or user is None:
-            await self._limiter.hit(account_key, self._limits.max_failures, window)
-            await self._limiter.hit(ip_key, self._limits.ip_max_failures, window)
+            await self._failed(account_key, ip_key, user)
             raise Unauthorized("wrong email or password")
+        if user.status == "suspended":
+            raise Suspended("this account is suspended; contact support")
+        if user.two_factor:
+            if otp is None:
+                raise OtpRequired("two-factor sign-in is on: send otp, the app's 6-digit code")
+            if self._two_factor is None or not await self._two_factor.check_login(user.id, otp):
+                # Counted like a wrong password, so codes cannot be guessed past the lock.
+                await self._failed(account_key, ip_key, user)
+                raise Unauthorized("wrong or already used one-time code")
         await self._limiter.reset(account_key)
         async with self._pool.acquire() as conn, conn.transaction():
             if verdict.upgraded is not None:  # made with older parameters: store today's
                 await store.set_password(conn, user.id, verdict.upgraded)
             return await self._start_session(conn, user, new_id("f_"))
+
+    async def _failed(self, account_key: str, ip_key: str, user: store.User | None) -> None:
+        """Count a failed login; the failure that locks an existing account is audited."""
+        window_s = self._limits.window_s
+        seen = await self._limiter.hit(account_key, self._limits.max_failures, window_s)
+        await self._limiter.hit(ip_key, self._limits.ip_max_failures, window_s)
+        if user is not None and seen.count == self._limits.max_failures:
+            async with self._pool.acquire() as conn:
+                await audit.record(
+                    conn,
+                    None,
+                    audit.LOGIN_LOCKED,
+                    "user",
+                    user.id,
+                    None,
+                    {"failures": seen.count, "window_s": window_s},
+                )
 
     async def refresh(self, refresh_token: str) -> Session:
         """Rotate a refresh token. A spent one revokes its family (reuse means theft)."""
@@ -139,6 +185,8 @@ class Accounts:
                     user = await store.user_by_id(conn, row.user_id)
                     if user is None:
                         raise Unauthorized("account no longer exists")
+                    if user.status == "suspended":
+                        raise Suspended("this account is suspended; contact support")
                     return await self._start_session(conn, user, row.family_id)
             # Reuse of a spent token: revoke the family in its own committed transaction.
             async with conn.transaction():
@@ -168,8 +216,8 @@ class Accounts:
     async def _start_session(
         self, conn: asyncpg.Connection, user: store.User, family: str
     ) -> Session:
-        access = self._tokens.issue_access(user.id, user.role)
-        refresh = self._tokens.issue_refresh(user.id, user.role, family)
+        access = self._tokens.issue_access(user.id, user.role, user.token_gen)
+        refresh = self._tokens.issue_refresh(user.id, user.role, family, user.token_gen)
         await store.insert_refresh(
             conn,
             _hash_token(refresh.token),

@@ -17,6 +17,9 @@ class User:
     phone: str | None
     created_at: datetime
     password_hash: str
+    status: str = "active"  # or "suspended"
+    token_gen: int = 0  # tokens of an older generation are refused (suspension)
+    two_factor: bool = False  # TOTP enabled: login asks for ``otp``
 
     def public(self) -> dict[str, object]:
         """The contract's user object (never the hash)."""
@@ -32,7 +35,10 @@ class User:
         return out
 
 
-_COLUMNS = "id, email, name, role, phone, created_at, password_hash"
+_COLUMNS = (
+    "id, email, name, role, phone, created_at, password_hash, status, token_gen,"
+    " totp_enabled_at IS NOT NULL AS two_factor"
+)
 
 
 def _user(row: asyncpg.Record | None) -> User | None:

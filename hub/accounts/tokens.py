@@ -2,6 +2,11 @@
 
 Verification pins the algorithm (HS256), requires ``exp``/``iat``/``jti``/``type`` and checks
 the type, so a refresh token can never be used as an access token or the reverse.
+
+Access and refresh tokens carry ``gen``, the user's token generation when they were issued.
+Suspension raises the user's generation, and a token of an older one is refused at once
+(:meth:`TokenCodec.use_revocations`: ``hub.trust.revocations.Revocations`` keeps every node's
+view current), long before its ``exp``.
 """
 
 from __future__ import annotations
@@ -60,6 +65,12 @@ class TokenCodec:
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
         self._clock = clock
+        self._revoked: Callable[[str, int], bool] = lambda user_id, gen: False
+
+    def use_revocations(self, revoked: Callable[[str, int], bool]) -> None:
+        """``revoked(user_id, gen)`` is True when that user's tokens of generation ``gen``
+        were cut (suspension); such access and refresh tokens then fail verification."""
+        self._revoked = revoked
 
     def now(self) -> float:
         return self._clock()
@@ -79,11 +90,11 @@ class TokenCodec:
         }
         return IssuedToken(jwt.encode(payload, self._secret, algorithm=_ALGORITHM), jti, int(exp))
 
-    def issue_access(self, sub: str, role: str) -> IssuedToken:
-        return self.issue(sub, role, "access", self.access_ttl_s)
+    def issue_access(self, sub: str, role: str, gen: int = 0) -> IssuedToken:
+        return self.issue(sub, role, "access", self.access_ttl_s, gen=gen)
 
-    def issue_refresh(self, sub: str, role: str, family: str) -> IssuedToken:
-        return self.issue(sub, role, "refresh", self.refresh_ttl_s, fam=family)
+    def issue_refresh(self, sub: str, role: str, family: str, gen: int = 0) -> IssuedToken:
+        return self.issue(sub, role, "refresh", self.refresh_ttl_s, fam=family, gen=gen)
 
     def verify(self, token: object, expected_type: str) -> Claims:
         """Verify signature, expiry and type; raise Unauthorized with a reason otherwise."""
@@ -104,6 +115,10 @@ class TokenCodec:
         # Expiry is checked against the injected clock, not PyJWT's wall clock.
         if exp <= self._clock():
             raise Unauthorized("token expired")
+        if expected_type in ("access", "refresh"):
+            gen = payload.get("gen", 0)
+            if self._revoked(str(payload["sub"]), gen if isinstance(gen, int) else 0):
+                raise Unauthorized("token revoked")
         known = {"sub", "role", "type", "jti", "iat", "exp"}
         return Claims(
             sub=str(payload["sub"]),

@@ -126,6 +126,7 @@ class IndexRow:
 _INDEX_SELECT = """
     SELECT user_id, trades, service_area, available, base_lat, base_lng, rating, verified
     FROM contractor_profiles WHERE service_area IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = user_id AND u.status = 'suspended')
 """
 
 

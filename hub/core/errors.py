@@ -55,6 +55,24 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
+class Suspended(Forbidden):
+    """The account is suspended by an administrator (login answers 403 ``suspended``)."""
+
+    code = "suspended"
+
+
+class OtpRequired(Unauthorized):
+    """Two-factor sign-in is on and the login carried no ``otp`` (401 ``otp_required``)."""
+
+    code = "otp_required"
+
+
+class TwoFactorRequired(Forbidden):
+    """In production, admin routes need an admin with two-factor sign-in enabled."""
+
+    code = "two_factor_required"
+
+
 class RateLimited(DomainError):
     code = "rate_limited"
 

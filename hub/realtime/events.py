@@ -20,6 +20,7 @@ CHAT_TYPING = "chat:typing"
 CHAT_READ = "chat:read"
 PRESENCE = "presence"
 AUTH_EXPIRED = "auth:expired"
+AUTH_REVOKED = "auth:revoked"
 SERVER_CLOSING = "server:closing"
 PAYMENT_STATUS = "payment:status"
 
@@ -122,6 +123,16 @@ def auth_expired() -> dict[str, Any]:
             "code": "unauthorized",
             "message": "access token expired; reconnect with a fresh token",
         }
+    }
+
+
+def auth_revoked(reason: str) -> dict[str, Any]:
+    """Sent to each socket of a user whose tokens were cut (``reason``: ``suspended``), just
+    before it is disconnected; reconnecting and signing in are refused while it lasts."""
+    messages = {"suspended": "this account was suspended; contact support"}
+    return {
+        "reason": reason,
+        "error": {"code": reason, "message": messages.get(reason, "your session was revoked")},
     }
 
 

@@ -129,6 +129,11 @@ class Notifier:
             events.SERVER_CLOSING, events.server_closing(reason), ignore_queue=True
         )
 
+    async def auth_revoked(self, sid: str, reason: str) -> None:
+        """To one socket of this node, just before it is disconnected because its user's
+        tokens were cut (suspension): not through the bus, every node tells its own."""
+        await self._sio.emit(events.AUTH_REVOKED, events.auth_revoked(reason), to=sid)
+
     async def auth_expired(self, sid: str) -> None:
         """To one socket, just before it is disconnected for expired credentials."""
         await self._sio.emit(events.AUTH_EXPIRED, events.auth_expired(), to=sid)

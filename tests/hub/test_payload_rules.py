@@ -36,7 +36,11 @@ LOCATION_KEYS = {"job_id", "contractor_id", "lat", "lng", "ts", "eta_s", "distan
 
 # msgspec types that are not client payloads: what nodes tell each other. Also tolerant of
 # unknown fields (msgspec's default), so two releases can run side by side during a rollout.
-BETWEEN_NODES = {"hub.jobs.changes.JobEvent", "hub.tracking.live_state.LivePoint"}
+BETWEEN_NODES = {
+    "hub.jobs.changes.JobEvent",
+    "hub.tracking.live_state.LivePoint",
+    "hub.trust.revocations.Cut",
+}
 
 
 def _hub_structs() -> list[type[msgspec.Struct]]:
