@@ -59,11 +59,6 @@ class Devices:
             if not await store.delete_device(conn, token, user_id):
                 raise NotFound("no such device token")
 
-    async def drop_all(self, user_id: str) -> int:
-        """Delete every token of the user (for an account suspension; deletion cascades)."""
-        async with self._pool.acquire() as conn:
-            return await store.delete_user_devices(conn, user_id)
-
     async def inbox(self, user_id: str, cursor: str | None, limit: int) -> InboxPage:
         """The user's notifications, newest first, ``limit`` at a time."""
         before = decode_cursor(cursor) if cursor else None

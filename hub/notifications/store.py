@@ -141,19 +141,6 @@ async def delete_tokens(conn: asyncpg.Connection, tokens: list[str]) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
-async def delete_user_devices(conn: asyncpg.Connection, user_id: str) -> int:
-    """Every token of a user (an account suspended; deletion cascades by itself)."""
-    status = await conn.execute("DELETE FROM devices WHERE user_id = $1", user_id)
-    return int(status.rsplit(" ", 1)[-1])
-
-
-async def devices_of(conn: asyncpg.Connection, user_id: str) -> list[tuple[str, str]]:
-    rows = await conn.fetch(
-        "SELECT token, platform FROM devices WHERE user_id = $1 ORDER BY created_at", user_id
-    )
-    return [(r["token"], r["platform"]) for r in rows]
-
-
 # --- the outbox --------------------------------------------------------------------------
 
 _CLAIM = """
