@@ -17,7 +17,8 @@ from aiohttp import web
 
 from api import keys
 from api.stripe_provider import StripeProvider
-from hub.payments.actions import PaymentConfig, Payments
+from hub.payments.actions import Payments
+from hub.payments.calls import PaymentConfig
 from hub.payments.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,9 @@ async def payments_feature(app: web.Application) -> AsyncIterator[None]:
         log.info("payments: off (no STRIPE_SECRET_KEY): payment endpoints answer unavailable")
         yield
         return
-    app[keys.JOB_STATUS].add_listener(payments.on_job_status)
-    sweeper = asyncio.create_task(payments.run(), name="payment sweeper")
+    settlement = payments.settlement
+    app[keys.JOB_STATUS].add_listener(settlement.on_job_status)
+    sweeper = asyncio.create_task(settlement.run(), name="payment sweeper")
     log.info(
         f"payments: on, Stripe at {settings.stripe_api_base}",
         extra={
@@ -70,5 +72,5 @@ async def payments_feature(app: web.Application) -> AsyncIterator[None]:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
-        await payments.close()
+        await settlement.close()
         await provider.close()

@@ -1,5 +1,5 @@
-"""Payments' actions: onboarding, a job's payment, confirmation, capture, release, refunds,
-hold renewal, and the sweeper that retries what a dead node or an unreachable Stripe left.
+"""Payments' actions: onboarding, a job's payment, confirmation, refunds (capture, release
+and renewal: :mod:`hub.payments.settlement`).
 
 Stripe is called outside any transaction (a slow provider must not hold a connection or a
 row lock), except for refunds, which are rare and admin-only and hold the payment's row so
@@ -10,12 +10,7 @@ queues the offline parties' pushes; ``payment:status`` is emitted after the comm
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import secrets
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import TypeVar
 
 import asyncpg
 
@@ -25,39 +20,17 @@ from hub.jobs.status import party_of, visible_job
 from hub.jobs.store import Job
 from hub.notifications.outbox import Outbox
 from hub.payments import states, store
+from hub.payments.calls import PaymentConfig, call, configured, key
 from hub.payments.changes import Changes, announce, transition
-from hub.payments.provider import (
-    Intent,
-    IntentRequest,
-    PaymentProvider,
-    ProviderRefused,
-    ProviderUnavailable,
-)
+from hub.payments.provider import IntentRequest, PaymentProvider
+from hub.payments.settlement import Settlement
 from hub.payments.store import ConnectAccount, Payment
 from hub.realtime.notify import Notifier
 from hub.trust import audit
 
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-NOT_CONFIGURED = "payments are not configured on this hub (no STRIPE_SECRET_KEY)"
-
 
 class ContractorNotPayable(DomainError):
     code = "contractor_not_payable"
-
-
-@dataclass(frozen=True)
-class PaymentConfig:
-    fee_bps: int  # the platform's fee, in basis points of the amount
-    hold_renew_after_s: float  # an authorisation older than this is renewed (not yet due)
-    sweep_interval_s: float  # how often the sweeper looks for work
-
-
-def key(*parts: object) -> str:
-    """An idempotency key derived from what is done to what: ``tradeshub:job:j_1:capture:1``."""
-    return ":".join(["tradeshub", *(str(p) for p in parts)])
 
 
 class Payments:
@@ -77,16 +50,14 @@ class Payments:
         self._notifier = notifier
         self._outbox = outbox
         self.config = config
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.settlement = Settlement(pool, provider, notifier, outbox, config)
 
     @property
     def configured(self) -> bool:
         return self._provider is not None
 
     def provider(self) -> PaymentProvider:
-        if self._provider is None:
-            raise Unavailable(NOT_CONFIGURED)
-        return self._provider
+        return configured(self._provider)
 
     # --- onboarding ---------------------------------------------------------------------
 
@@ -98,16 +69,16 @@ class Payments:
             raise Forbidden("only contractor accounts are paid out")
         async with self._pool.acquire() as conn:
             stored = await store.account_of(conn, user_id)
-            email = await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id)
+            email = await store.email_of(conn, user_id)
         if stored is None:
-            created = await _call(
-                provider.create_account(user_id, str(email), key("contractor", user_id, "account"))
+            created = await call(
+                provider.create_account(user_id, email, key("contractor", user_id, "account"))
             )
             async with self._pool.acquire() as conn:
                 stored = await store.keep_account(conn, user_id, created)
         # A link is good for minutes and each call wants a new one: the key is per call
         # (a library retry of this call reuses it).
-        url = await _call(
+        url = await call(
             provider.onboarding_link(
                 stored.account_id, key("contractor", user_id, "link", secrets.token_hex(8))
             )
@@ -125,7 +96,7 @@ class Payments:
         if stored is None or stored.charges_enabled:
             return stored
         try:
-            fetched = await _call(provider.account(stored.account_id))
+            fetched = await call(provider.account(stored.account_id))
         except Unavailable:
             return stored  # what we know is still an answer
         async with self._pool.acquire() as conn:
@@ -156,7 +127,7 @@ class Payments:
         request = IntentRequest(
             quote, job.currency, fee, account.account_id, job.id, job.customer_id
         )
-        intent = await _call(provider.create_intent(request, key("job", job_id, "intent", 1)))
+        intent = await call(provider.create_intent(request, key("job", job_id, "intent", 1)))
         async with self._pool.acquire() as conn:
             return await store.insert_payment(
                 conn,
@@ -194,7 +165,7 @@ class Payments:
             if job.status == "cancelled" or payment.status == "cancelled":
                 raise Conflict("the job or its payment was cancelled", {"status": payment.status})
             await store.confirm(conn, job_id)
-        await self.settle(job_id)
+        await self.settlement.settle(job_id)
         return await self.get(job_id, user_id, role)
 
     async def refund(
@@ -220,7 +191,7 @@ class Payments:
             # Derived from the total before: a retried request is the same refund, a later
             # one (after this one counted) another.
             refund_key = key("job", job_id, "refund", payment.refunded_cents, amount)
-            refunded = await _call(provider.refund(payment.intent_id, amount, refund_key))
+            refunded = await call(provider.refund(payment.intent_id, amount, refund_key))
             total = payment.refunded_cents + refunded
             payment = await transition(
                 conn,
@@ -243,180 +214,9 @@ class Payments:
         await announce(self._notifier, changes)
         return payment
 
-    # --- capture, release, renewal ------------------------------------------------------
-
-    async def settle(self, job_id: str) -> None:
-        """Capture the job's payment if it is due (completed after a seen arrival, or
-        confirmed) and held; once: a claim in the row, and Stripe's idempotency key."""
-        provider = self.provider()
-        async with self._pool.acquire() as conn:
-            if not await store.capture_allowed(conn, job_id):
-                return
-            payment = await store.claim_capture(conn, job_id)
-        if payment is None:
-            return  # not held (yet), captured already, or another node is capturing
-        try:
-            intent = await _call(
-                provider.capture(
-                    payment.intent_id, key("job", job_id, "capture", payment.generation)
-                )
-            )
-        except DomainError:
-            async with self._pool.acquire() as conn:
-                await store.release_claim(conn, job_id)
-            raise
-        await self.apply_intent(intent)
-
-    async def release(self, job_id: str) -> None:
-        """The job was cancelled before capture: cancel the intent (the hold is released)."""
-        provider = self.provider()
-        async with self._pool.acquire() as conn:
-            payment = await store.payment_of(conn, job_id)
-        if payment is None or payment.status not in states.HOLDING:
-            return
-        intent = await _call(
-            provider.cancel(payment.intent_id, key("job", job_id, "cancel", payment.generation))
-        )
-        await self.apply_intent(intent)
-
-    async def renew(self, job_id: str) -> None:
-        """Replace a hold close to its expiry: a new intent for the same amount (the app asks
-        the customer for the card again), then the old one is cancelled."""
-        provider = self.provider()
-        async with self._pool.acquire() as conn:
-            payment = await store.payment_of(conn, job_id)
-            destination = await conn.fetchval(
-                "SELECT destination FROM payments WHERE job_id = $1", job_id
-            )
-        if payment is None or payment.status != "authorized":
-            return
-        request = IntentRequest(
-            payment.amount_cents,
-            payment.currency,
-            payment.fee_cents,
-            str(destination),
-            job_id,
-            payment.customer_id,
-        )
-        generation = payment.generation + 1
-        intent = await _call(
-            provider.create_intent(request, key("job", job_id, "intent", generation))
-        )
-        changes = Changes()
-        async with self._pool.acquire() as conn, conn.transaction():
-            renewed = await store.replace_intent(
-                conn, job_id, payment.generation, intent.id, intent.client_secret
-            )
-            if renewed is not None:
-                # Not a move of the machine: a new intent starts where every intent starts.
-                changes.payments.append(renewed)
-                changes.pushes += await self._outbox.add(
-                    conn,
-                    "payment:status",
-                    {"job_id": job_id, "status": renewed.status},
-                    [renewed.customer_id],
-                )
-        if renewed is None:
-            return  # another node renewed it
-        log.info("payment hold renewed", extra={"job_id": job_id, "generation": generation})
-        await announce(self._notifier, changes)
-        # The old intent is no longer the payment's: its events find no row. Cancelling it
-        # releases its hold now rather than at Stripe's expiry.
-        await _call(
-            provider.cancel(payment.intent_id, key("job", job_id, "cancel", payment.generation))
-        )
-
-    async def apply_intent(self, intent: Intent) -> None:
-        """An intent's state as Stripe answered it, applied to its payment (legal moves only)."""
-        changes = Changes()
-        async with self._pool.acquire() as conn, conn.transaction():
-            payment = await store.payment_by_intent(conn, intent.id)
-            if payment is None:
-                return
-            await transition(
-                conn, self._outbox, changes, payment, states.from_intent(intent.status)
-            )
-        await announce(self._notifier, changes)
-
-    # --- reacting to jobs, and the sweeper ----------------------------------------------
-
-    async def on_job_status(self, job: Job) -> None:
-        """A job status listener: capture on completion, release on cancellation. A failure
-        is logged; the sweeper tries again."""
-        if self._provider is None or job.status not in ("completed", "cancelled"):
-            return
-        try:
-            if job.status == "completed":
-                await self.settle(job.id)
-            else:
-                await self.release(job.id)
-        except DomainError as exc:  # Stripe away or refusing: the sweeper tries again
-            log.warning("payment follow-up failed", extra={"job_id": job.id, "error": exc.message})
-        except Exception:
-            log.exception("payment follow-up failed", extra={"job_id": job.id})
-
-    def soon(self, job_id: str) -> None:
-        """Try the capture in a task of ours (a webhook answers before Stripe is called)."""
-        task = asyncio.create_task(self._settle_logged(job_id), name=f"payment settle {job_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _settle_logged(self, job_id: str) -> None:
-        try:
-            await self.settle(job_id)
-        except DomainError as exc:
-            log.warning("payment capture failed", extra={"job_id": job_id, "error": exc.message})
-        except Exception:
-            log.exception("payment capture failed", extra={"job_id": job_id})
-
-    async def sweep(self) -> int:
-        """One round: capture what is due, release the holds of cancelled jobs, renew aging
-        holds. Returns how many payments it acted on."""
-        async with self._pool.acquire() as conn:
-            due = await store.due_for_capture(conn)
-            cancelled = await store.holding_for_cancelled_jobs(conn)
-            aging = await store.aging_holds(conn, self.config.hold_renew_after_s)
-        work = (
-            [(self.settle, j) for j in due]
-            + [(self.release, j) for j in cancelled]
-            + [(self.renew, j) for j in aging if j not in due]
-        )
-        for action, job_id in work:
-            try:
-                await action(job_id)
-            except Exception:
-                log.warning("payment sweep step failed", extra={"job_id": job_id}, exc_info=True)
-        return len(work)
-
-    async def run(self) -> None:
-        """The sweeper: a round every ``sweep_interval_s`` until cancelled."""
-        while True:
-            await asyncio.sleep(self.config.sweep_interval_s)
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("payment sweep failed")
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
 
 def _payable(job: Job) -> None:
     if job.status == "cancelled":
         raise Conflict("the job was cancelled", {"status": job.status})
     if job.status == "open" or job.contractor_id is None:
         raise Conflict("the job is not assigned yet", {"status": job.status})
-
-
-async def _call(call: Awaitable[T]) -> T:
-    """A provider call, its failures as the contract's errors (nothing was stored yet)."""
-    try:
-        return await call
-    except ProviderUnavailable as exc:
-        raise Unavailable("the payment provider is unavailable; try again shortly") from exc
-    except ProviderRefused as exc:
-        raise Conflict(f"the payment provider refused the request: {exc}") from exc

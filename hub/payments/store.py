@@ -48,6 +48,7 @@ class Payment:
     authorized_at: datetime | None
     captured_at: datetime | None
     confirmed_at: datetime | None
+    destination: str  # the contractor's connected account
 
     def public(self) -> dict[str, Any]:
         """The contract's payment (GET /jobs/{id}/payment)."""
@@ -68,7 +69,8 @@ class Payment:
 _ACCOUNT = "user_id, account_id, charges_enabled, payouts_enabled, details_submitted"
 _PAYMENT = (
     "job_id, intent_id, generation, client_secret, customer_id, contractor_id, status, "
-    "amount_cents, currency, fee_cents, refunded_cents, authorized_at, captured_at, confirmed_at"
+    "amount_cents, currency, fee_cents, refunded_cents, authorized_at, captured_at, confirmed_at, "
+    "destination"
 )
 
 
@@ -77,6 +79,10 @@ def _payment(row: asyncpg.Record | None) -> Payment | None:
 
 
 # --- connected accounts ------------------------------------------------------------------
+
+
+async def email_of(conn: asyncpg.Connection, user_id: str) -> str:
+    return str(await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id))
 
 
 async def account_of(conn: asyncpg.Connection, user_id: str) -> ConnectAccount | None:

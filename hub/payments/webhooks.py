@@ -66,7 +66,7 @@ class Webhooks:
         await announce(self._notifier, changes)
         for payment in changes.payments:
             if payment.status == "authorized":
-                self._payments.soon(payment.job_id)  # due already: confirmed, or done
+                self._payments.settlement.soon(payment.job_id)  # due already: confirmed, or done
         return True
 
     async def _apply(self, conn: asyncpg.Connection, event: Event, changes: Changes) -> None:

@@ -28,7 +28,7 @@ from tests.api.payments_support import (
 )
 from tests.api.push_support import add_device, fcm, push_settings, pushes_to
 from tests.fakes.fcm import FakeFcm
-from tests.fakes.stripe import FakeStripe
+from tests.fakes.stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe
 from tests.hub.realtime_support import connected, token_of
 from tests.hub.tracking_support import Tracked, base_ts
 from tests.support.waiting import eventually
@@ -107,8 +107,9 @@ async def test_onboarding_creates_one_account_and_a_fresh_link_each_time(
 
 
 async def test_happy_path_hold_then_capture_after_arrival_and_completion(
-    hub: Client, stripe: FakeStripe
+    hub: Client, stripe: FakeStripe, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the stripe library's own request logs included
     d = await deal(hub, stripe)
     body = await start_payment(hub, d)
     assert body["amount_cents"] == 10_000 and body["currency"] == "usd"
@@ -164,6 +165,8 @@ async def test_happy_path_hold_then_capture_after_arrival_and_completion(
     resp = await hub.post(f"/api/v1/jobs/{d.id}/payment/confirm", headers=d.customer["auth"])
     assert resp.status == 200 and (await resp.json())["status"] == "captured"
     assert stripe.effects["POST /v1/payment_intents/{id}/capture"] == 1
+    assert "Request to Stripe api" in caplog.text  # the library's logs were captured
+    assert SECRET_KEY not in caplog.text and WEBHOOK_SECRET not in caplog.text
 
 
 async def test_capture_waits_for_the_geofence_or_the_customer(
@@ -177,11 +180,18 @@ async def test_capture_waits_for_the_geofence_or_the_customer(
     assert stripe.requests["POST /v1/payment_intents/{id}/capture"] == 0
     resp = await hub.post(f"/api/v1/jobs/{d.id}/payment/confirm", headers=d.contractor["auth"])
     assert resp.status == 403  # only the customer confirms
-    resp = await hub.post(f"/api/v1/jobs/{d.id}/payment/confirm", headers=d.customer["auth"])
-    assert resp.status == 200 and (await resp.json())["status"] == "captured"
+    # Two confirmations at once (a double tap): one capture, one call to Stripe.
+    answers = await asyncio.gather(
+        *(
+            hub.post(f"/api/v1/jobs/{d.id}/payment/confirm", headers=d.customer["auth"])
+            for _ in "ab"
+        )
+    )
+    assert [r.status for r in answers] == [200, 200]
+    await status_becomes(hub, d, "captured")
     again = await hub.post(f"/api/v1/jobs/{d.id}/payment/confirm", headers=d.customer["auth"])
-    assert again.status == 200
-    assert stripe.effects["POST /v1/payment_intents/{id}/capture"] == 1
+    assert again.status == 200 and (await again.json())["status"] == "captured"
+    assert stripe.requests["POST /v1/payment_intents/{id}/capture"] == 1
 
 
 async def test_confirmed_before_the_card_is_held_captures_once_it_is(
