@@ -114,6 +114,8 @@ class Payments:
                 raise Forbidden("only the job's customer pays for it")
             _payable(job)
             existing = await store.payment_of(conn, job_id)
+            if existing is not None and existing.status == "cancelled":
+                return await self._restart(provider, existing)
             if existing is not None:
                 return existing, False
             assert job.contractor_id is not None  # _payable checked
@@ -141,6 +143,36 @@ class Payments:
                 job.currency,
                 fee,
             )
+
+    async def _restart(self, provider: PaymentProvider, payment: Payment) -> tuple[Payment, bool]:
+        """The job goes on but its intent was cancelled (Stripe expired the hold before the
+        hub renewed it): a new intent for the same amount, fee and destination."""
+        request = IntentRequest(
+            payment.amount_cents,
+            payment.currency,
+            payment.fee_cents,
+            payment.destination,
+            payment.job_id,
+            payment.customer_id,
+        )
+        generation = payment.generation + 1
+        intent = await call(
+            provider.create_intent(request, key("job", payment.job_id, "intent", generation))
+        )
+        async with self._pool.acquire() as conn:
+            restarted = await store.replace_intent(
+                conn,
+                payment.job_id,
+                payment.generation,
+                intent.id,
+                intent.client_secret,
+                "cancelled",
+            )
+            if restarted is not None:
+                return restarted, True
+            current = await store.payment_of(conn, payment.job_id)  # restarted meanwhile
+        assert current is not None
+        return current, False
 
     async def get(self, job_id: str, user_id: str, role: str) -> Payment:
         async with self._pool.acquire() as conn:

@@ -10,7 +10,9 @@ any order, and ``payment_intent.succeeded`` may be the first one seen), so a lat
 repeated event never moves a payment back. Two moves are not in the table because they
 are not status changes but actions with their own guard: a partial refund that grows
 ``refunded_cents`` (``partially_refunded`` stays), and the renewal of a hold close to its
-expiry, which replaces the intent (:meth:`hub.payments.actions.Payments.renew`). A
+expiry, which replaces the intent (:meth:`hub.payments.settlement.Settlement.renew`), and,
+the same way, the restart of a payment whose intent Stripe cancelled while its job goes on
+(``POST /jobs/{id}/payment`` again). A
 dispute or a refund may be the first news of a capture, so they are reachable from before
 it too.
 """

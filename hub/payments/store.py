@@ -284,23 +284,30 @@ async def release_claim(conn: asyncpg.Connection, job_id: str) -> None:
 
 
 async def replace_intent(
-    conn: asyncpg.Connection, job_id: str, generation: int, intent_id: str, client_secret: str
+    conn: asyncpg.Connection,
+    job_id: str,
+    generation: int,
+    intent_id: str,
+    client_secret: str,
+    from_status: str = "authorized",
 ) -> Payment | None:
-    """The renewal: generation ``generation`` (still authorised) gets a new intent that needs
-    the customer's card again. None when another node renewed it first."""
+    """A new intent for the payment, needing the customer's card again: the renewal of an
+    aging hold (generation ``generation`` still ``authorized``), or the restart of one whose
+    intent Stripe cancelled (``cancelled``). None when another caller replaced it first."""
     row = await conn.fetchrow(
         f"""
         UPDATE payments
         SET intent_id = $3, client_secret = $4, generation = generation + 1,
             status = 'requires_payment_method', authorized_at = NULL,
-            capture_requested_at = NULL, updated_at = now()
-        WHERE job_id = $1 AND generation = $2 AND status = 'authorized'
+            capture_requested_at = NULL, last_error = NULL, updated_at = now()
+        WHERE job_id = $1 AND generation = $2 AND status = $5
         RETURNING {_PAYMENT}
         """,
         job_id,
         generation,
         intent_id,
         client_secret,
+        from_status,
     )
     return _payment(row)
 

@@ -422,3 +422,22 @@ async def test_an_offline_party_gets_the_payment_status_as_a_push(
     assert push["notification"]["title"] == d.job["title"]
     assert push["notification"]["body"] == "Payment held for your job"
     assert (await pushes_to(fcm, contractors_phone, 1))[0]["data"]["status"] == "authorized"
+
+
+async def test_a_hold_stripe_expired_is_paid_again_with_a_new_intent(
+    hub: Client, stripe: FakeStripe
+) -> None:
+    d = await deal(hub, stripe)
+    old = await held(hub, stripe, d)
+    assert await stripe.deliver(stripe.expire(old)) == [200]  # the hub was not there to renew
+    assert (await payment(hub, d))["status"] == "cancelled"
+    first, second = await asyncio.gather(
+        *(hub.post(f"/api/v1/jobs/{d.id}/payment", headers=d.customer["auth"]) for _ in "ab")
+    )
+    assert sorted([first.status, second.status]) == [200, 201]
+    fresh = await first.json()
+    assert fresh["payment_intent_id"] != old and fresh["status"] == "requires_payment_method"
+    assert (await second.json())["payment_intent_id"] == fresh["payment_intent_id"]
+    assert stripe.effects["POST /v1/payment_intents"] == 2  # the first and this one
+    assert await stripe.deliver(stripe.authorize(fresh["payment_intent_id"])) == [200]
+    assert (await payment(hub, d))["status"] == "authorized"
