@@ -203,7 +203,9 @@ async def run_one(admin_url: str, pushes: int, rate: int, down_s: float) -> dict
             await http.post(f"{fcm_url}/_fake/up")
             # The node notices FCM is back at its next probe (it paused on Retry-After and
             # backs off between probes); the drain is timed from the first delivery.
-            while (stats := await delivered())["delivered"] == 0:
+            for _ in range(60_000):  # polled: the fake is another process
+                if (await delivered())["delivered"]:
+                    break
                 await asyncio.sleep(0.01)
             first = time.monotonic()
             sampler = asyncio.create_task(sample())
