@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from api import keys
+from hub.realtime.gateway import Identity
 from hub.trust.admin import Admin
 from hub.trust.revocations import Revocations
 
@@ -37,6 +38,23 @@ async def trust_feature(app: web.Application) -> AsyncIterator[None]:
             await sio.drop(sid)
 
     revocations.on_cut(end_sockets)
+    ending: set[asyncio.Task[None]] = set()
+
+    async def connected(identity: Identity) -> None:
+        # A cut that arrived while this socket's token was being checked found no socket to
+        # end; the socket is registered by now, so check again and end it once connected.
+        uid = identity.user_id
+        if uid is not None and revocations.is_revoked(uid, identity.token_gen):
+            task = asyncio.create_task(end_late(identity.sid), name="end-revoked-socket")
+            ending.add(task)
+            task.add_done_callback(ending.discard)
+
+    async def end_late(sid: str) -> None:
+        await asyncio.sleep(0)  # let the connect finish first
+        await notifier.auth_revoked(sid, "suspended")
+        await sio.drop(sid)
+
+    gateway.on_connected(connected)
     await revocations.start(pool)
     app[keys.TOKENS].use_revocations(revocations.is_revoked)
 
@@ -64,7 +82,10 @@ async def trust_feature(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         poll.cancel()
+        for task in ending:
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poll
+        await asyncio.gather(*ending, return_exceptions=True)
         await sockets.close()
         await revocations.close()

@@ -42,6 +42,7 @@ class Identity:
     role: str  # customer | contractor | admin | viewer
     expires_at: float
     share_job_id: str | None = None
+    token_gen: int = 0  # the access token's generation (suspension cuts older ones)
 
 
 EventHandler = Callable[[Identity, Any], Awaitable[dict[str, Any]]]
@@ -76,6 +77,11 @@ class RefreshPayload(SocketPayload):
     """``auth:refresh``."""
 
     token: str
+
+
+def _gen(extra: dict[str, Any]) -> int:
+    gen = extra.get("gen", 0)
+    return gen if isinstance(gen, int) else 0
 
 
 def ok(**fields: Any) -> dict[str, Any]:
@@ -163,6 +169,7 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
             raise Forbidden("the token belongs to another user")
         identity.role = claims.role
         identity.expires_at = claims.exp
+        identity.token_gen = _gen(claims.extra)
         return ok(expires_at=iso_epoch(claims.exp))
 
     async def _authenticate(self, sid: str, auth: Any) -> Identity:
@@ -171,7 +178,7 @@ class Gateway(socketio.AsyncNamespace):  # type: ignore[misc]
         given = convert(auth, ConnectAuth)  # a ValidationFailed refuses the connect too
         if given.token is not None:
             claims = self._tokens.verify(given.token, "access")
-            return Identity(sid, claims.sub, claims.role, claims.exp)
+            return Identity(sid, claims.sub, claims.role, claims.exp, token_gen=_gen(claims.extra))
         if given.share_token is not None and self._share_verifier is not None:
             job_id, expires_at = await self._share_verifier(given.share_token)
             return Identity(sid, None, "viewer", expires_at, share_job_id=job_id)

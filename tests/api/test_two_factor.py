@@ -163,6 +163,16 @@ async def test_keys_rotate_without_losing_secrets(aiohttp_client: Any, settings:
     assert status == 200
     # reseal_all rewrites every stored secret (the documented rotation step).
     assert await only_new.app[keys.TWO_FACTOR].reseal_all() >= 1
+    # A node whose keys cannot open the secret says so (503), it does not pretend "wrong code".
+    stranger = await _client(
+        aiohttp_client,
+        Settings(
+            **{**settings.__dict__, "totp_encryption_keys": (Fernet.generate_key().decode(),)}
+        ),
+        clock,
+    )
+    status, body = await _login(stranger, who, otp=code_at(secret, clock.now + 30))
+    assert (status, body["error"]["code"]) == (503, "unavailable")
 
 
 async def test_production_admins_need_two_factor(aiohttp_client: Any, settings: Settings) -> None:
