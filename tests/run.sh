@@ -78,7 +78,7 @@ if [ "$(.tools/checkov/bin/checkov --version 2>/dev/null)" != "$CHECKOV_VERSION"
 fi
 .tools/checkov/bin/checkov --version 2>/dev/null || true
 if command -v terraform >/dev/null; then
-  terraform version 2>/dev/null | head -n1
+  terraform version 2>/dev/null | sed -n 1p  # sed reads it all: head -n1 made terraform die of SIGPIPE (141 under pipefail)
 else
   echo "SKIPPED: no terraform (no registry here ships it): terraform fmt -check will skip"
 fi
