@@ -9,7 +9,8 @@ Runs :meth:`ContactMasker.mask` over the labelled corpus of tests/hub/trust
 times, and over long messages (4,000 characters, the chat limit: a job description full
 of numbers, and one full of contact details), timing each call. Prints the corpus
 figures (recall, precision, false positives) and a table of the cost per message: mean,
-median, p99 and max, wall clock with the cyclic GC off (as timeit does). The issue's
+median, p99 and max, wall clock with the cyclic GC off (as timeit does), and the mean on
+the thread's CPU clock, which leaves out time the process waited for a core. The issue's
 budget is under 1 ms per message; the verdict line says whether it holds. ``--small``
 (5 repeats) runs in a second for CI, which checks the figures, not the timing.
 """
@@ -50,12 +51,21 @@ def _time_us(mask: ContactMasker, text: str) -> float:
     return (time.perf_counter_ns() - start) / 1000
 
 
-def _row(name: str, samples: list[float]) -> str:
+def _on_cpu_us(mask: ContactMasker, texts: list[str]) -> float:
+    """Mean on-CPU µs per call (the thread's clock: time the process was descheduled on a
+    busy machine left out)."""
+    start = time.thread_time_ns()
+    for text in texts:
+        mask.mask(text)
+    return (time.thread_time_ns() - start) / 1000 / len(texts)
+
+
+def _row(name: str, samples: list[float], on_cpu: float) -> str:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return (
-        f"{name:<28}{len(samples):>8}{statistics.fmean(samples):>10.1f}"
-        f"{statistics.median(samples):>10.1f}{p99:>10.1f}{ordered[-1]:>10.1f}"
+        f"{name:<26}{len(samples):>7}{statistics.fmean(samples):>9.1f}"
+        f"{statistics.median(samples):>9.1f}{p99:>9.1f}{ordered[-1]:>9.1f}{on_cpu:>9.1f}"
     )
 
 
@@ -87,18 +97,24 @@ def main(argv: list[str] | None = None) -> int:
         corpus_us = [_time_us(masker, s.text) for _ in range(repeat) for s in corpus]
         long_clean_us = [_time_us(masker, LONG_CLEAN[:4000]) for _ in range(repeat)]
         long_contact_us = [_time_us(masker, LONG_CONTACT[:4000]) for _ in range(repeat)]
+        cpu = [
+            _on_cpu_us(masker, [s.text for s in corpus] * repeat),
+            _on_cpu_us(masker, [LONG_CLEAN[:4000]] * repeat),
+            _on_cpu_us(masker, [LONG_CONTACT[:4000]] * repeat),
+        ]
     finally:
         gc.enable()
-    header = ("calls", "mean", "median", "p99", "max")
-    print(
-        f"\n{'cost per message (µs)':<28}{header[0]:>8}" + "".join(f"{h:>10}" for h in header[1:])
-    )
-    print(_row("corpus messages", corpus_us))
-    print(_row("4,000 chars, no contact", long_clean_us))
-    print(_row("4,000 chars, 120 details", long_contact_us))
+    header = ("calls", "mean", "median", "p99", "max", "on-CPU")
+    print(f"\n{'cost per message (µs)':<26}{header[0]:>7}" + "".join(f"{h:>9}" for h in header[1:]))
+    print(_row("corpus messages", corpus_us, cpu[0]))
+    print(_row("4,000 chars, no contact", long_clean_us, cpu[1]))
+    print(_row("4,000 chars, 120 details", long_contact_us, cpu[2]))
     p99 = sorted(corpus_us)[int(len(corpus_us) * 0.99)]
     verdict = "within" if p99 < BUDGET_US else "OVER"
-    print(f"\nverdict: corpus p99 {p99:.1f} µs, {verdict} the {BUDGET_US:.0f} µs budget")
+    print(
+        f"\nverdict: corpus p99 {p99:.1f} µs (on-CPU mean {cpu[0]:.1f} µs), {verdict} the"
+        f" {BUDGET_US:.0f} µs budget"
+    )
     return 0
 
 

@@ -17,6 +17,7 @@ from hub.contractors.profiles import Contractors
 from hub.jobs.actions import Jobs
 from hub.jobs.matching import ContractorMatcher
 from hub.jobs.status import JobStatusService
+from hub.trust.masking import ContactMasker
 
 
 async def jobs_feature(app: web.Application) -> AsyncIterator[None]:
@@ -29,7 +30,15 @@ async def jobs_feature(app: web.Application) -> AsyncIterator[None]:
     app[keys.MATCHER] = matcher
     app[keys.JOB_STATUS] = statuses
     app[keys.CONTRACTORS] = Contractors(pool, matcher)
-    app[keys.JOBS] = Jobs(pool, notifier, outbox, matcher, statuses, app[keys.SETTINGS].offer_limit)
+    app[keys.JOBS] = Jobs(
+        pool,
+        notifier,
+        outbox,
+        matcher,
+        statuses,
+        app[keys.SETTINGS].offer_limit,
+        mask_contacts=ContactMasker().mask,  # an application's message, read before booking
+    )
     try:
         yield
     finally:

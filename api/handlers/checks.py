@@ -6,7 +6,8 @@ import logging
 
 from aiohttp import web
 
-from api.http import Caller, caller, json_response, read_json
+from api.handlers.admin import require_admin
+from api.http import json_response, read_json
 from api.keys import CHECKS
 from api.logs import request_id_var
 from api.schemas import VerifyBody
@@ -14,15 +15,9 @@ from hub.trust.checks import SIGNATURE_HEADER
 
 log = logging.getLogger(__name__)
 
-MAX_WEBHOOK_BYTES = 256 * 1024
-
-
-async def _admin(request: web.Request) -> Caller:
-    return caller(request, "admin")
-
 
 async def verify(request: web.Request) -> web.Response:
-    who = await _admin(request)
+    who = await require_admin(request)
     body = await read_json(request, VerifyBody)
     profile = await request.app[CHECKS].set_verified(
         who.user_id, request.match_info["id"], body.verified, request_id_var.get()
@@ -31,7 +26,7 @@ async def verify(request: web.Request) -> web.Response:
 
 
 async def background_check(request: web.Request) -> web.Response:
-    who = await _admin(request)
+    who = await require_admin(request)
     check = await request.app[CHECKS].start(
         who.user_id, request.match_info["id"], request_id_var.get()
     )

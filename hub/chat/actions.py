@@ -26,7 +26,7 @@ from hub.core.ids import new_id
 from hub.notifications.outbox import Outbox
 from hub.realtime import events
 from hub.realtime.notify import Notifier
-from hub.trust import audit, flags
+from hub.trust import flags
 
 log = logging.getLogger(__name__)
 
@@ -49,28 +49,6 @@ def clean_body(raw: str) -> str:
     if len(body) > MAX_BODY_CHARS:
         raise field_error("body", f"at most {MAX_BODY_CHARS} characters")
     return body
-
-
-async def _flag_redacted(conn: asyncpg.Connection, message: Message, original: str) -> None:
-    """Hold a message whose contact details were hidden for review (with the message)."""
-    flag_id = await flags.raise_flag(
-        conn,
-        flags.CONTACT_DETAILS,
-        "contact details before booking",
-        user_id=message.sender_id,
-        message_id=message.id,
-        conversation_id=message.conversation_id,
-        details={"original_body": original},  # for the reviewer; never sent to the other side
-    )
-    await audit.record(
-        conn,
-        None,
-        audit.FLAG_RAISED,
-        "flag",
-        flag_id,
-        None,
-        {"kind": flags.CONTACT_DETAILS, "message_id": message.id, "user_id": message.sender_id},
-    )
 
 
 class Chat:
@@ -143,7 +121,9 @@ class Chat:
                 if stored is not None:
                     message, participants = stored
                     if message.redacted:
-                        await _flag_redacted(conn, message, text)
+                        await flags.flag_hidden_contacts(
+                            conn, sender_id, conversation_id, text, message_id=message.id
+                        )
                     # Presence is asked under the conversation's row lock, just before the
                     # commit: whoever has no socket anywhere now gets the push.
                     queued = await self._outbox.add(

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +38,7 @@ from hub.jobs.store import Application, Before, Job, Offer
 from hub.notifications.outbox import Outbox
 from hub.realtime import events
 from hub.realtime.notify import Notifier
+from hub.trust import flags
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,10 @@ class Jobs:
         matcher: ContractorMatcher,
         statuses: JobStatusService,
         offer_limit: int,
+        mask_contacts: Callable[[str], str | None] | None = None,
     ) -> None:
         self._pool = pool
+        self._mask_contacts = mask_contacts
         self._notifier = notifier
         self._outbox = outbox
         self._matcher = matcher
@@ -228,6 +232,10 @@ class Jobs:
         """
         if role != "contractor":
             raise Forbidden("only contractor accounts apply to jobs")
+        text = message.strip()
+        # The customer reads the application before any booking: contact details in it are
+        # hidden as in chat (hub/trust/masking.py), and the original held for review.
+        masked = self._mask_contacts(text) if self._mask_contacts is not None and text else None
         async with self._pool.acquire() as conn, conn.transaction():
             # The row lock orders this against accept: no application lands on a job
             # that was just assigned.
@@ -244,10 +252,20 @@ class Jobs:
                 conn, new_id("cv_"), job.id, job.customer_id, user_id
             )
             application = await store.insert_application(
-                conn, new_id("a_"), job.id, user_id, conversation_id, quote_cents, message.strip()
+                conn,
+                new_id("a_"),
+                job.id,
+                user_id,
+                conversation_id,
+                quote_cents,
+                text if masked is None else masked,
             )
             if application is None:
                 raise Conflict("you already applied to this job")
+            if masked is not None:
+                await flags.flag_hidden_contacts(
+                    conn, user_id, conversation_id, text, application_id=application.id
+                )
         return application
 
     async def applications(self, job_id: str, user_id: str, role: str) -> list[Application]:

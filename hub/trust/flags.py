@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from hub.core.ids import new_id
+from hub.trust import audit
 
 CONTACT_DETAILS = "contact_details"
 BACKGROUND_CHECK = "background_check"
@@ -93,6 +94,42 @@ async def raise_flag(
         check_id,
         details or {},
     )
+    return flag_id
+
+
+async def flag_hidden_contacts(
+    conn: asyncpg.Connection,
+    user_id: str,
+    conversation_id: str,
+    original: str,
+    *,
+    message_id: str | None = None,
+    application_id: str | None = None,
+) -> str:
+    """Hold for review a text whose contact details were hidden before booking (a chat
+    message, or an application's message), with its audit entry; return the flag's id.
+
+    The original text is kept in the flag's details for the reviewer only (admins); the
+    audit entry names the flag, never the text.
+    """
+    details: dict[str, Any] = {"original_body": original}
+    if application_id is not None:
+        details["application_id"] = application_id
+    flag_id = await raise_flag(
+        conn,
+        CONTACT_DETAILS,
+        "contact details before booking",
+        user_id=user_id,
+        message_id=message_id,
+        conversation_id=conversation_id,
+        details=details,
+    )
+    facts = {"kind": CONTACT_DETAILS, "user_id": user_id, "conversation_id": conversation_id}
+    if message_id is not None:
+        facts["message_id"] = message_id
+    if application_id is not None:
+        facts["application_id"] = application_id
+    await audit.record(conn, None, audit.FLAG_RAISED, "flag", flag_id, None, facts)
     return flag_id
 
 

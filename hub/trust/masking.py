@@ -5,9 +5,13 @@ booked leave the platform (and its fee) behind; the contract (PROTOCOL.md "Trust
 administration") replaces each phone number, e-mail address or link with
 :data:`PLACEHOLDER` until the job is assigned to that contractor.
 
-How it works, in one pass over the text (no backtracking regex over the whole body):
+How it works:
 
-1. The text is cut into tokens (words, digit runs, single punctuation marks) with their
+0. The regex engine finds what could be one: runs of digits (or number words) long enough
+   for a phone number, and address hints (``@``, "at"/"dot" before a word, a dot glued to
+   a letter, "www", a mail provider). Only their neighbourhoods are examined further, so a
+   long message of prices and sizes costs little more than a short one.
+1. The neighbourhood is cut into tokens (words, digit runs, single punctuation marks) with their
    offsets. Number words count as digits ("five five five", "oh seven", "double four",
    "twenty one"), "at" / "(at)" as ``@`` and "dot" as ``.`` next to address-like words, so
    spelled-out and spaced-out forms read the same as the plain ones.
@@ -26,7 +30,6 @@ How it works, in one pass over the text (no backtracking regex over the whole bo
 
 The labelled corpus in ``tests/hub/trust/contact_corpus.tsv`` measures it
 (``tests/hub/trust/test_masking_corpus.py``); ``loadtests/bench_masking.py`` its cost.
-Messages with too few digits and no ``@``/"at"/``.`` skip everything but the token scan.
 """
 
 from __future__ import annotations
@@ -56,6 +59,17 @@ _TENS = {
     "eighty": "8", "ninety": "9",
 }  # fmt: skip
 _REPEAT = {"double": 2, "triple": 3}
+_RUN_STARTS = frozenset({"+", *_UNITS, *_TEENS, *_TENS, *_REPEAT})
+_WORDS_ALT = "|".join(sorted(_RUN_STARTS - {"+"}, key=len, reverse=True))
+_NUMBER_WORD = re.compile(rf"\b(?:{_WORDS_ALT})\b", re.IGNORECASE)
+# A run of digits (and number words) with what may sit between them in a phone number; the
+# digits-only pattern (7 digits or more) is much faster and serves messages without number
+# words.
+_LONG_DIGIT_RUN = re.compile(r"\d(?:[\s\-.()+,\u2013\u2014]*\d){6,}")
+_PHONE_RUN = re.compile(
+    rf"(?:\d|\b(?:{_WORDS_ALT})\b)(?:[\s\-.()+,\u2013\u2014]*(?:\d|\b(?:{_WORDS_ALT})\b))*",
+    re.IGNORECASE,
+)
 # "oh" and "o" are zero only inside a run of other digits ("oh seven nine"), never alone.
 _WEAK_ZERO = frozenset({"oh", "o"})
 
@@ -107,12 +121,24 @@ _URL = re.compile(
     r"(?:https?://|www\.)\S+|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,6}(?:/\S*)?",
     re.IGNORECASE,
 )
-# Anything an address or a link needs: "@", a dot glued to a letter, "at"/"dot" words, or a
-# mail provider's name. Most messages have none and skip the address scan.
+# Anything an address or a link needs: "@", a dot glued to a letter, "at"/"dot" before a
+# word ("at 42 Oak Avenue" is a place), or a mail provider's name. Most messages have none
+# and skip the address scan.
 _ADDRESS_HINT = re.compile(
-    r"@|\.[^\W\d_]|\b(?:at|dot|dt|period|www|http|" + "|".join(sorted(_MAIL_PROVIDERS)) + r")\b",
+    r"@|\.[^\W\d_]|\b(?:at|dot|dt|period)\b\W{0,3}[^\W\d_]|\b(?:www|http|"
+    + "|".join(sorted(_MAIL_PROVIDERS))
+    + r")\b",
     re.IGNORECASE,
 )
+_WORD = re.compile(r"[^\W\d_]+")
+_DOT_LETTER = re.compile(r"\.[^\W\d_]")
+_LINK_WORDS = _MAIL_PROVIDERS | {"www", "http", "https"}
+_AT_DOT_WORDS = _AT_WORDS | _DOT_WORDS
+# "at"/"dot" followed by a word (not "at 42 Oak Avenue"); one literal pattern per word, which
+# the regex engine scans for far faster than an alternation.
+_BEFORE_WORD = {
+    w: re.compile(rf"{w}\b\W{{0,3}}[^\W\d_]", re.IGNORECASE) for w in _AT_WORDS | _DOT_WORDS
+}
 _AT_PROVIDER = re.compile(r"[\w.+-]+@(\w+)")
 _EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}", re.UNICODE)
 
@@ -135,6 +161,42 @@ def _tokens(text: str) -> list[_Tok]:
         out.append(_Tok(m.group(), start, end, start > last_end))
         last_end = end
     return out
+
+
+def _at_dot_before_word(text: str, word: str) -> bool:
+    for m in _BEFORE_WORD[word].finditer(text):
+        start = m.start()
+        if start == 0 or not text[start - 1].isalpha():
+            return True
+    return False
+
+
+def _windows(
+    text: str, spans: list[tuple[int, int]], before: int, after: int
+) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """``spans`` widened by ``before``/``after`` characters, then out to whitespace (no
+    word or address is cut), merged when they touch; each with the spans it holds."""
+    out: list[tuple[int, int, list[tuple[int, int]]]] = []
+    n = len(text)
+    for start, end in spans:
+        lo = max(0, start - before)
+        while lo > 0 and not text[lo - 1].isspace():
+            lo -= 1
+        hi = min(n, end + after)
+        while hi < n and not text[hi].isspace():
+            hi += 1
+        if out and lo <= out[-1][1]:
+            out[-1][2].append((start, end))
+            out[-1] = (out[-1][0], max(hi, out[-1][1]), out[-1][2])
+        else:
+            out.append((lo, hi, [(start, end)]))
+    return out
+
+
+def _could_be_phone(run: str) -> bool:
+    """Enough digits (or number words, each one or two digits) for a phone number."""
+    digits = sum(map(str.isdigit, run))
+    return digits >= 7 or digits + 2 * len(_NUMBER_WORD.findall(run)) >= 7
 
 
 def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -174,32 +236,66 @@ class ContactMasker:
         return "".join(out)
 
     def find(self, text: str) -> list[tuple[int, int]]:
-        """The (start, end) offsets of each contact detail in ``text``, merged, in order."""
-        toks = _tokens(text)
+        """The (start, end) offsets of each contact detail in ``text``, merged, in order.
+
+        Only the neighbourhoods of what could be one are tokenised: runs of digits or number
+        words long enough to be a phone number, and address hints (``@``, "at", "dot", a
+        dot glued to a letter, "www"...), found by the regex engine; a long message full of
+        prices and sizes costs little more than a short one.
+        """
         spans: list[tuple[int, int]] = []
-        digitish = sum(1 for t in toks if _numeric(t.text))
-        if digitish and (digitish >= 3 or sum(len(t.text) for t in toks if t.text.isdigit()) >= 7):
-            spans.extend(self._phones(toks))
-        if _ADDRESS_HINT.search(text):
-            spans.extend(_addresses(text, toks))
+        words = set(_WORD.findall(text.lower()))
+        spelled = not words.isdisjoint(_RUN_STARTS)
+        if spelled:
+            runs = [m.span() for m in _PHONE_RUN.finditer(text) if _could_be_phone(m.group())]
+        else:
+            runs = [m.span() for m in _LONG_DIGIT_RUN.finditer(text)]
+        if runs:
+            contact_cue = not words.isdisjoint(_CONTACT_WORDS)
+            # Context for the judgement: three words before a run, one after.
+            for start, end, inner in _windows(text, runs, 32, 12):
+                toks = _tokens(text[start:end])
+                candidates = [(a - start, b - start) for a, b in inner]
+                found = self._phones(toks, contact_cue, candidates)
+                spans.extend((a + start, b + start) for a, b in found)
+        if (
+            "@" in text
+            or _DOT_LETTER.search(text)
+            or not words.isdisjoint(_LINK_WORDS)
+            or any(_at_dot_before_word(text, w) for w in words & _AT_DOT_WORDS)
+        ):
+            hints = [(m.start(), m.end()) for m in _ADDRESS_HINT.finditer(text)]
+            for start, end, _ in _windows(text, hints, 96, 64):
+                window = text[start:end]
+                found = _addresses(window, _tokens(window))
+                spans.extend((a + start, b + start) for a, b in found)
         return _merge(spans)
 
     # --- phones -------------------------------------------------------------------------
 
-    def _phones(self, toks: list[_Tok]) -> list[tuple[int, int]]:
-        contact_cue = any(t.text in _CONTACT_WORDS for t in toks)
+    def _phones(
+        self, toks: list[_Tok], contact_cue: bool, candidates: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Phone numbers among the runs starting in ``candidates`` (offsets in the window);
+        the tokens around them are context only."""
         found: list[tuple[int, int]] = []
-        i = 0
-        n = len(toks)
-        while i < n:
+        starts = [
+            i
+            for i, t in enumerate(toks)
+            if (t.text.isdigit() or t.text in _RUN_STARTS)
+            and any(lo - 2 <= t.start < hi for lo, hi in candidates)
+        ]
+        done = -1
+        for i in starts:
+            if i <= done:
+                continue  # inside the run just judged
             run = _digit_run(toks, i)
             if run is None:
-                i += 1
                 continue
             first, last, digits, spelled, groups = run
             if self._is_phone(toks, first, last, digits, spelled, groups, contact_cue):
                 found.append((toks[first].start, toks[last].end))
-            i = last + 1
+            done = last
         return found
 
     def _is_phone(
@@ -281,10 +377,6 @@ def _looks_like_times_or_dates(groups: list[str]) -> bool:
         ):
             return True
     return False
-
-
-def _numeric(word: str) -> bool:
-    return word.isdigit() or word in _UNITS or word in _TEENS or word in _TENS
 
 
 def _strong_digit(word: str | None) -> bool:

@@ -124,6 +124,17 @@ async def test_only_admins_verify_and_bad_requests_are_refused(client: Client) -
     assert await audit_of(client, cid) == []
 
 
+async def test_in_production_admins_need_two_factor(make_client: MakeClient) -> None:
+    # The admin guard is the admin API's (api.handlers.admin.require_admin).
+    hub = await make_client(app_env="production")
+    boss = await admin(hub)
+    contractor = await register(hub, "contractor")
+    status, body = await verify(hub, boss, contractor["user"]["id"], {"verified": True})
+    assert status == 403 and body["error"]["code"] == "two_factor_required"
+    status, body = await start_check(hub, boss, contractor["user"]["id"])
+    assert status == 403 and body["error"]["code"] == "two_factor_required"
+
+
 async def test_verifying_puts_a_contractor_first_in_matches(client: Client) -> None:
     boss = await admin(client)
     lat, lng = spot()

@@ -151,3 +151,32 @@ async def test_a_customer_who_posts_elsewhere_is_not_affected(client: Client) ->
         other = await conversation(client, customer)
         ack = await sock.call("chat:send", send(other, PHONE, "b-2"))
         assert ack["message"]["body"] == MASKED
+
+
+async def test_an_applications_message_is_masked_too(client: Client) -> None:
+    lat, lng = spot()
+    contractor = await contractor_at(client, lat, lng)
+    customer = await register(client, "customer")
+    job = await post_job(client, customer, lat, lng)
+    resp = await client.post(
+        f"/api/v1/jobs/{job['id']}/applications",
+        json={"quote_cents": 9000, "message": "Cheaper off the app: text 07911 123456"},
+        headers=contractor["auth"],
+    )
+    assert resp.status == 201
+    application = await resp.json()
+    assert application["message"] == f"Cheaper off the app: text {PLACEHOLDER}"
+    resp = await client.get(f"/api/v1/jobs/{job['id']}/applications", headers=customer["auth"])
+    assert [a["message"] for a in await resp.json()] == [application["message"]]
+    app = client.app
+    assert app is not None
+    async with app[keys.POOL].acquire() as conn:
+        (flag,) = await conn.fetch(
+            "SELECT kind, message_id, details FROM flags WHERE conversation_id = $1",
+            application["conversation_id"],
+        )
+    assert flag["kind"] == "contact_details" and flag["message_id"] is None
+    assert flag["details"] == {
+        "original_body": "Cheaper off the app: text 07911 123456",
+        "application_id": application["id"],
+    }
