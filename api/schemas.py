@@ -49,6 +49,10 @@ class SuspendBody(RequestBody):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 
 
+class ResolveFlagBody(RequestBody):
+    resolution: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+
 # --- trades, contractor profiles, jobs, applications -------------------------------------
 
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90)]

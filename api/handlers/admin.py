@@ -7,7 +7,8 @@ from aiohttp import web
 from api.http import Caller, caller, json_response, query_int, read_json
 from api.keys import ADMIN
 from api.logs import request_id_var
-from api.schemas import SuspendBody
+from api.schemas import ResolveFlagBody, SuspendBody
+from hub.core.errors import field_error
 
 
 async def require_admin(request: web.Request) -> Caller:
@@ -68,6 +69,33 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def stats(request: web.Request) -> web.Response:
     await require_admin(request)
     return json_response((await request.app[ADMIN].stats()).public())
+
+
+async def list_flags(request: web.Request) -> web.Response:
+    await require_admin(request)
+    limit = query_int(request, "limit", 50, 1, 200)
+    resolved = _query(request, "resolved")
+    if resolved not in (None, "true", "false"):
+        raise field_error("resolved", "true or false")
+    page = await request.app[ADMIN].flags(
+        None if resolved is None else resolved == "true", _query(request, "cursor"), limit
+    )
+    return json_response(
+        {"items": [f.public() for f in page.items], "next_cursor": page.next_cursor}
+    )
+
+
+async def resolve_flag(request: web.Request) -> web.Response:
+    who = await require_admin(request)
+    # An empty body resolves without a note; a body must be a valid ResolveFlagBody.
+    body = await read_json(request, ResolveFlagBody) if request.can_read_body else None
+    flag = await request.app[ADMIN].resolve_flag(
+        who.user_id,
+        request.match_info["id"],
+        body.resolution.strip() or None if body and body.resolution else None,
+        request_id_var.get(),
+    )
+    return json_response(flag.public())
 
 
 async def list_audit(request: web.Request) -> web.Response:

@@ -27,7 +27,8 @@ from hub.jobs.matching import ContractorMatcher
 from hub.jobs.status import JobStatusService
 from hub.jobs.store import Job
 from hub.realtime.socket_count import SocketCount
-from hub.trust import audit, store
+from hub.trust import audit, flags, store
+from hub.trust.flags import Flag
 from hub.trust.revocations import Revocations
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,40 @@ class Admin:
         items: list[Job] = rows[:limit]
         last = items[-1] if more and items else None
         return Page(items, encode_cursor(last.created_at, last.id) if last else None)
+
+    async def flags(self, resolved: bool | None, cursor: str | None, limit: int) -> Page:
+        """Flags raised for review, newest first; only open or resolved ones when asked."""
+        before = decode_cursor(cursor) if cursor else None
+        async with self._pool.acquire() as conn:
+            rows = await flags.page(conn, limit + 1, before, resolved)
+        more = len(rows) > limit
+        items = rows[:limit]
+        last = items[-1] if more and items else None
+        return Page(items, encode_cursor(last.created_at, last.id) if last else None)
+
+    async def resolve_flag(
+        self, admin_id: str, flag_id: str, resolution: str | None, request_id: str | None
+    ) -> Flag:
+        """Mark a flag resolved, with its audit entry in the same transaction. Resolving it
+        again answers the flag as it is (the first resolution stands) and audits nothing.
+
+        Raises:
+            NotFound: no such flag.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            current = await flags.get(conn, flag_id)
+            if current is None:
+                raise NotFound("no such flag")
+            if current.resolved_at is not None:
+                return current
+            flag = await flags.resolve(conn, flag_id, admin_id, resolution)
+            if flag is None:  # deleted meanwhile: flags are never deleted, but be exact
+                raise NotFound("no such flag")
+            details = {"resolution": resolution} if resolution else {}
+            await audit.record(
+                conn, admin_id, audit.FLAG_RESOLVED, "flag", flag_id, request_id, details
+            )
+            return flag
 
     async def audit(self, cursor: str | None, limit: int, action: str | None = None) -> Page:
         before = audit.decode_cursor(cursor) if cursor else None

@@ -12,7 +12,7 @@ from typing import Any
 
 from api import keys
 from hub.trust.masking import PLACEHOLDER
-from tests.api.jobs_support import apply, contractor_at, post_job, spot
+from tests.api.jobs_support import admin, apply, contractor_at, post_job, spot
 from tests.conftest import register
 from tests.hub.realtime_support import Client, Pair, connected, conversation, token_of
 
@@ -180,3 +180,59 @@ async def test_an_applications_message_is_masked_too(client: Client) -> None:
         "original_body": "Cheaper off the app: text 07911 123456",
         "application_id": application["id"],
     }
+
+
+async def test_a_reviewer_lists_and_resolves_the_flag_of_a_hidden_message(
+    client: Client,
+) -> None:
+    pair = await conversation(client)
+    boss = await admin(client)
+    async with connected(client, token_of(pair.customer)) as sender:
+        ack = await sender.call("chat:send", send(pair, PHONE, "c-review"))
+    message_id = ack["message"]["id"]
+
+    async def open_flags() -> list[dict[str, Any]]:
+        resp = await client.get(
+            "/api/v1/admin/flags?resolved=false&limit=200", headers=boss["auth"]
+        )
+        assert resp.status == 200, await resp.text()
+        items: list[dict[str, Any]] = (await resp.json())["items"]
+        return [f for f in items if f["message_id"] == message_id]
+
+    (flag,) = await open_flags()
+    assert flag["conversation_id"] == pair.conversation_id
+    assert flag["resolved"] is False and flag["reason"]
+    # Only admins see or resolve flags.
+    resp = await client.get("/api/v1/admin/flags", headers=pair.customer["auth"])
+    assert resp.status == 403
+    resp = await client.post(
+        f"/api/v1/admin/flags/{flag['id']}/resolve", headers=pair.contractor["auth"]
+    )
+    assert resp.status == 403
+
+    resp = await client.post(
+        f"/api/v1/admin/flags/{flag['id']}/resolve",
+        json={"resolution": "warned the customer"},
+        headers=boss["auth"],
+    )
+    assert resp.status == 200, await resp.text()
+    resolved = await resp.json()
+    assert resolved["id"] == flag["id"] and resolved["resolved"] is True
+    assert resolved["resolution"] == "warned the customer"
+    assert await open_flags() == []
+    # Resolving again keeps the first resolution; an unknown flag is 404; a bad filter 400.
+    resp = await client.post(
+        f"/api/v1/admin/flags/{flag['id']}/resolve",
+        json={"resolution": "something else"},
+        headers=boss["auth"],
+    )
+    assert (await resp.json())["resolution"] == "warned the customer"
+    resp = await client.post("/api/v1/admin/flags/f_nope/resolve", headers=boss["auth"])
+    assert resp.status == 404
+    resp = await client.get("/api/v1/admin/flags?resolved=maybe", headers=boss["auth"])
+    assert (await resp.json())["error"]["code"] == "validation_error"
+    resp = await client.get(
+        "/api/v1/admin/audit?action=flag.resolved&limit=200", headers=boss["auth"]
+    )
+    entries = [e for e in (await resp.json())["items"] if e.get("target") == f"flag:{flag['id']}"]
+    assert len(entries) == 1  # audited once
