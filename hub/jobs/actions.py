@@ -7,12 +7,10 @@ see it but may not do the thing asked get 403.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
@@ -22,6 +20,7 @@ from hub.chat.conversations import open_conversation
 from hub.contractors import store as contractors_store
 from hub.contractors.profiles import check_trades
 from hub.contractors.store import ContractorProfile
+from hub.core import cursors
 from hub.core.errors import Conflict, Forbidden, NotFound, field_error
 from hub.core.ids import new_id
 from hub.jobs import store
@@ -41,27 +40,6 @@ from hub.realtime.notify import Notifier
 from hub.trust import flags
 
 log = logging.getLogger(__name__)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def encode_cursor(job: Job) -> str:
-    """Opaque cursor after ``job``: base64url of ``<created_at in epoch µs>.<id>``."""
-    micros = (job.created_at - _EPOCH) // timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"{micros}.{job.id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(raw: str) -> tuple[datetime, str]:
-    """Invert :func:`encode_cursor`; anything else is a validation error naming ``cursor``."""
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
-        micros, _, job_id = text.partition(".")
-        if not job_id or len(job_id) > 64 or len(micros) > 20:
-            raise ValueError(text)
-        return _EPOCH + timedelta(microseconds=int(micros)), job_id
-    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
-        raise field_error("cursor", "not a cursor this API returned") from None
-
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -182,7 +160,7 @@ class Jobs:
         self, user_id: str, role: str, offered: bool, cursor: str | None, limit: int
     ) -> Page:
         """The caller's jobs, newest first (module docstring of ``hub/jobs/store.py``)."""
-        before: Before = decode_cursor(cursor) if cursor else None
+        before: Before = cursors.row_position(cursor) if cursor else None
         async with self._pool.acquire() as conn:
             if offered:
                 if role != "contractor":
@@ -196,7 +174,8 @@ class Jobs:
                 rows = await store.jobs_of_customer(conn, user_id, before, limit + 1)
         items = rows[:limit]
         more = len(rows) > limit
-        return Page(items, encode_cursor(items[-1]) if more and items else None)
+        last = items[-1] if more and items else None
+        return Page(items, cursors.after_row(last.created_at, last.id) if last else None)
 
     async def get(self, job_id: str, user_id: str, role: str) -> Job:
         async with self._pool.acquire() as conn:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 import asyncpg
 
-from hub.core.errors import NotFound, field_error
+from hub.core import cursors
+from hub.core.errors import NotFound
 from hub.notifications import store
 from hub.notifications.store import Notification
 
@@ -17,24 +16,6 @@ from hub.notifications.store import Notification
 class InboxPage:
     items: list[Notification]
     next_cursor: str | None
-
-
-def encode_cursor(notification_id: int) -> str:
-    """Opaque cursor after a notification: base64url of ``n<id>``."""
-    return base64.urlsafe_b64encode(f"n{notification_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(raw: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
-        if not text.startswith("n") or len(text) > 21:
-            raise ValueError(text)
-        value = int(text[1:])
-        if value < 0:
-            raise ValueError(text)
-        return value
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise field_error("cursor", "not a cursor this API returned") from None
 
 
 class Devices:
@@ -61,9 +42,9 @@ class Devices:
 
     async def inbox(self, user_id: str, cursor: str | None, limit: int) -> InboxPage:
         """The user's notifications, newest first, ``limit`` at a time."""
-        before = decode_cursor(cursor) if cursor else None
+        before = cursors.serial_position(cursor, "n") if cursor else None
         async with self._pool.acquire() as conn:
             rows = await store.page(conn, user_id, before, limit + 1)
         items = rows[:limit]
         more = len(rows) > limit
-        return InboxPage(items, encode_cursor(items[-1].id) if more and items else None)
+        return InboxPage(items, cursors.after_serial("n", items[-1].id) if more and items else None)

@@ -12,16 +12,14 @@ contractor leaves matching. Assigned jobs are left to support (docs/ADMIN.md).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
+from hub.core import cursors
 from hub.core.errors import Conflict, Forbidden, NotFound, TwoFactorRequired, field_error
 from hub.jobs.matching import ContractorMatcher
 from hub.jobs.status import JobStatusService
@@ -33,26 +31,8 @@ from hub.trust.revocations import Revocations
 
 log = logging.getLogger(__name__)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 RevokeShares = Callable[[str, str], Awaitable[int]]  # (job_id, admin_id) -> links revoked
-
-
-def encode_cursor(at: datetime, key: str) -> str:
-    """Opaque cursor after a row: base64url of ``<created_at in epoch µs>.<id>``."""
-    micros = (at - _EPOCH) // timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"{micros}.{key}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(raw: str) -> tuple[datetime, str]:
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
-        micros, _, key = text.partition(".")
-        if not key or len(key) > 64 or len(micros) > 20:
-            raise ValueError(text)
-        return _EPOCH + timedelta(microseconds=int(micros)), key
-    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
-        raise field_error("cursor", "not a cursor this API returned") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,34 +127,34 @@ class Admin:
             raise field_error("role", f"one of {', '.join(ROLES)}")
         if status is not None and status not in ("active", "suspended"):
             raise field_error("status", "active or suspended")
-        before = decode_cursor(cursor) if cursor else None
+        before = cursors.row_position(cursor) if cursor else None
         async with self._pool.acquire() as conn:
             rows = await store.list_users(conn, q or None, role, status, before, limit + 1)
         more = len(rows) > limit
         items = rows[:limit]
         last = items[-1] if more and items else None
-        return Page(items, encode_cursor(last.created_at, last.id) if last else None)
+        return Page(items, cursors.after_row(last.created_at, last.id) if last else None)
 
     async def jobs(self, status: str | None, cursor: str | None, limit: int) -> Page:
         if status is not None and status not in JOB_STATUSES:
             raise field_error("status", f"one of {', '.join(JOB_STATUSES)}")
-        before = decode_cursor(cursor) if cursor else None
+        before = cursors.row_position(cursor) if cursor else None
         async with self._pool.acquire() as conn:
             rows = await store.list_jobs(conn, status, before, limit + 1)
         more = len(rows) > limit
         items: list[Job] = rows[:limit]
         last = items[-1] if more and items else None
-        return Page(items, encode_cursor(last.created_at, last.id) if last else None)
+        return Page(items, cursors.after_row(last.created_at, last.id) if last else None)
 
     async def flags(self, resolved: bool | None, cursor: str | None, limit: int) -> Page:
         """Flags raised for review, newest first; only open or resolved ones when asked."""
-        before = decode_cursor(cursor) if cursor else None
+        before = cursors.row_position(cursor) if cursor else None
         async with self._pool.acquire() as conn:
             rows = await flags.page(conn, limit + 1, before, resolved)
         more = len(rows) > limit
         items = rows[:limit]
         last = items[-1] if more and items else None
-        return Page(items, encode_cursor(last.created_at, last.id) if last else None)
+        return Page(items, cursors.after_row(last.created_at, last.id) if last else None)
 
     async def resolve_flag(
         self, admin_id: str, flag_id: str, resolution: str | None, request_id: str | None

@@ -28,8 +28,6 @@ How to use it (every writer, in every feature):
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +35,7 @@ from typing import Any
 
 import asyncpg
 
-from hub.core.errors import field_error
+from hub.core import cursors
 
 # Actions. Keep names stable: operations search the log by them.
 USER_SUSPENDED = "user.suspended"
@@ -177,19 +175,10 @@ async def newest(
 
 
 def encode_cursor(entry_id: int) -> str:
-    """Opaque cursor after an entry: base64url of ``a<id>``."""
-    return base64.urlsafe_b64encode(f"a{entry_id}".encode()).decode().rstrip("=")
+    """Opaque cursor after an entry (``a<id>``, see :mod:`hub.core.cursors`)."""
+    return cursors.after_serial("a", entry_id)
 
 
 def decode_cursor(raw: str) -> int:
     """Invert :func:`encode_cursor`; anything else is a validation error naming ``cursor``."""
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
-        if not text.startswith("a") or len(text) > 21:
-            raise ValueError(text)
-        value = int(text[1:])
-        if value < 0:
-            raise ValueError(text)
-        return value
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise field_error("cursor", "not a cursor this API returned") from None
+    return cursors.serial_position(raw, "a")
