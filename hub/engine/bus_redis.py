@@ -38,6 +38,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
+from hub.core.cancellation import raise_if_cancelled
 from hub.engine.bus import LocalSubscribers, LocalSubscription, MessageHandler
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class RedisBus:
 
     async def _write_forever(self) -> None:
         while True:
-            _raise_if_cancelled()
+            raise_if_cancelled()
             await self._outbox_kick.wait()
             self._outbox_kick.clear()
             while self._outbox:
@@ -383,14 +384,6 @@ class RedisBus:
         self._link_changed(self._main())
 
 
-def _raise_if_cancelled() -> None:
-    """Re-raise a cancellation that a callee swallowed (Python 3.11's ``asyncio.wait_for``,
-    used inside redis-py, returns the result instead when both happen in the same step)."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 class _Link:
     """One pub/sub connection and the task that keeps it subscribed to ``channels``."""
 
@@ -461,7 +454,7 @@ class _Link:
     async def _run(self) -> None:
         attempt = 0
         while True:
-            _raise_if_cancelled()
+            raise_if_cancelled()
             sessions = self.sessions
             try:
                 await self._session()
@@ -534,7 +527,7 @@ class _Link:
 
     async def _write(self, conn: Any) -> None:
         while True:
-            _raise_if_cancelled()
+            raise_if_cancelled()
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._bus.ping_interval_s):
@@ -548,7 +541,7 @@ class _Link:
     async def _read(self, conn: Any) -> None:
         silence = self._bus.ping_interval_s * 2.5
         while True:
-            _raise_if_cancelled()
+            raise_if_cancelled()
             try:
                 reply = await conn.read_response(timeout=silence, disconnect_on_error=False)
             except ResponseError as exc:  # an error reply to a (un)subscribe, e.g. MOVED

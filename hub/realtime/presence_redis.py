@@ -26,6 +26,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from hub.core.cancellation import raise_if_cancelled
+
 log = logging.getLogger(__name__)
 
 _NOW = """
@@ -179,6 +181,7 @@ class RedisPresence:
                 raise
             except Exception as exc:  # Redis away: the next round tries again
                 log.warning("presence renewal failed", extra={"error": repr(exc)})
+            raise_if_cancelled()  # close() must end this loop even mid-command
 
 
 def _lease(value: bytes | str) -> int:

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
+from hub.core.cancellation import raise_if_cancelled
+
 log = logging.getLogger(__name__)
 
 LocalCount = Callable[[], int]
@@ -122,6 +124,7 @@ class RedisSocketCount:
                 await self.report()
             except (RedisError, OSError) as exc:
                 log.warning("socket count report failed", extra={"error": repr(exc)})
+            raise_if_cancelled()  # close() must end this loop even mid-command
             await asyncio.sleep(self.interval_s)
 
     async def start(self) -> None:
