@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -11,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from hub.contractors.trades import TRADES
 from hub.contractors.trades_store import upsert_trades
+from tests.conftest import ADMIN_URL, _db_url
 
 Client = TestClient[Any, Any]
 
@@ -27,3 +30,16 @@ def seeded_trades(pg_dsn: str) -> None:
             await conn.close()
 
     asyncio.run(seed())
+
+
+@pytest.fixture
+async def fresh_db() -> AsyncIterator[str]:
+    """An empty database (not migrated), dropped afterwards."""
+    name = f"th_fresh_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _db_url(name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

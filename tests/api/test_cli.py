@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -15,53 +14,38 @@ import asyncpg
 import socketio
 
 from tests.conftest import PASSWORD, unique_email
+from tests.support.cli import cli_env, run_cli
 from tests.support.processes import free_port, wait_port
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "POSTGRES_", "REDIS_", "ADMIN_", "PORT"))
-    }
-    env.update({"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024", **extra})
-    return env
-
-
-def _tradeshub(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api", *args], env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 def test_the_product_commands_only() -> None:
     """The load-test seeders live in loadtests/, not in the product's CLI."""
-    done = _tradeshub(["--help"], _env())
+    done = run_cli(["--help"], cli_env())
     assert done.returncode == 0, done.stderr
     assert "{serve,migrate,seed,create-admin,backup,restore}" in done.stdout
     assert "loadseed" not in done.stdout and "benchseed" not in done.stdout
-    gone = _tradeshub(["loadseed", "--help"], _env())
+    gone = run_cli(["loadseed", "--help"], cli_env())
     assert gone.returncode == 2
     assert "invalid choice: 'loadseed'" in gone.stderr
 
 
 def test_migrate_on_a_migrated_database(pg_dsn: str) -> None:
-    done = _tradeshub(["migrate"], _env(DATABASE_URL=pg_dsn))
+    done = run_cli(["migrate"], cli_env(DATABASE_URL=pg_dsn))
     assert done.returncode == 0, done.stderr
     assert done.stdout == "database is up to date\n"
 
 
 async def test_seed_twice_changes_nothing(pg_dsn: str) -> None:
     email = unique_email("admin")
-    env = _env(DATABASE_URL=pg_dsn, ADMIN_EMAIL=email, ADMIN_PASSWORD=PASSWORD)
-    first = _tradeshub(["seed"], env)
+    env = cli_env(DATABASE_URL=pg_dsn, ADMIN_EMAIL=email, ADMIN_PASSWORD=PASSWORD)
+    first = run_cli(["seed"], env)
     assert first.returncode == 0, first.stderr
     assert f"admin {email}: created" in first.stdout
     conn = await asyncpg.connect(pg_dsn)
     try:
         trades = await conn.fetch("SELECT slug, name FROM trades ORDER BY slug")
         users = await conn.fetchval("SELECT count(*) FROM users")
-        second = _tradeshub(["seed"], env)
+        second = run_cli(["seed"], env)
         assert second.returncode == 0, second.stderr
         assert f"admin {email}: exists" in second.stdout
         assert await conn.fetch("SELECT slug, name FROM trades ORDER BY slug") == trades
@@ -78,12 +62,12 @@ async def test_seed_twice_changes_nothing(pg_dsn: str) -> None:
 
 async def test_create_admin_and_weak_password(pg_dsn: str) -> None:
     email = unique_email("boss")
-    ok = _tradeshub(["create-admin", email], _env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD=PASSWORD))
+    ok = run_cli(["create-admin", email], cli_env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD=PASSWORD))
     assert ok.returncode == 0, ok.stderr
-    again = _tradeshub(["create-admin", email], _env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD=PASSWORD))
+    again = run_cli(["create-admin", email], cli_env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD=PASSWORD))
     assert "already an admin" in again.stdout
-    weak = _tradeshub(
-        ["create-admin", unique_email()], _env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD="short")
+    weak = run_cli(
+        ["create-admin", unique_email()], cli_env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD="short")
     )
     assert weak.returncode == 2
     assert "password must be at least 10 characters" in weak.stderr
@@ -93,7 +77,7 @@ async def test_serve_on_embedded_defaults_and_sigterm(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once; the test then awaits it
         [sys.executable, "-m", "api", "serve", "--port", str(port)],
-        env=_env(TRADESHUB_DATA_DIR=str(tmp_path / "var")),
+        env=cli_env(TRADESHUB_DATA_DIR=str(tmp_path / "var")),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -4,58 +4,20 @@ a separate process on a database of its own."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 from aiohttp.test_utils import TestClient
 
 from api.migrate import load_migrations
-from tests.conftest import ADMIN_URL, PASSWORD, _db_url, register
+from tests.conftest import PASSWORD, register
+from tests.support.cli import cli_env, run_cli
 from tests.support.processes import free_port
 
 Client = TestClient[Any, Any]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    """This environment without the hub's own settings, cheap Argon2, plus ``extra``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "POSTGRES_", "REDIS_", "ADMIN_", "PORT"))
-    }
-    env.update({"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024", **extra})
-    return env
-
-
-def _tradeshub(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-@pytest.fixture
-async def fresh_db() -> AsyncIterator[str]:
-    """An empty database, dropped afterwards."""
-    name = f"th_cli_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _db_url(name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def _serve(dsn: str, *flags: str) -> tuple[subprocess.CompletedProcess[str], int]:
@@ -63,7 +25,7 @@ def _serve(dsn: str, *flags: str) -> tuple[subprocess.CompletedProcess[str], int
     port = free_port()
     done = subprocess.run(
         [sys.executable, "-m", "api", "serve", "--port", str(port), *flags],
-        env=_env(DATABASE_URL=dsn),
+        env=cli_env(DATABASE_URL=dsn),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -78,11 +40,11 @@ def _listening(port: int) -> bool:
 
 
 async def test_migrate_names_each_migration_it_applies(fresh_db: str) -> None:
-    done = _tradeshub(["migrate"], _env(DATABASE_URL=fresh_db))
+    done = run_cli(["migrate"], cli_env(DATABASE_URL=fresh_db))
     assert done.returncode == 0, done.stderr
     expected = [f"applied {m.version:04d}_{m.name}" for m in load_migrations()]
     assert done.stdout.splitlines() == expected
-    again = _tradeshub(["migrate"], _env(DATABASE_URL=fresh_db))
+    again = run_cli(["migrate"], cli_env(DATABASE_URL=fresh_db))
     assert again.returncode == 0, again.stderr
     assert again.stdout == "database is up to date\n"
 
@@ -92,7 +54,7 @@ async def test_a_release_older_than_its_database_refuses_to_migrate_or_serve(
 ) -> None:
     """A rollback to a release that lacks a migration the database already has must not run
     against a schema it was not written for; it says so in one line (exit 3)."""
-    assert _tradeshub(["migrate"], _env(DATABASE_URL=fresh_db)).returncode == 0
+    assert run_cli(["migrate"], cli_env(DATABASE_URL=fresh_db)).returncode == 0
     conn = await asyncpg.connect(fresh_db)
     try:
         await conn.execute(
@@ -105,7 +67,7 @@ async def test_a_release_older_than_its_database_refuses_to_migrate_or_serve(
         "tradeshub: migration error: database has migration 9999 that this release does not "
         "know; deploy the newer release\n"
     )
-    done = _tradeshub(["migrate"], _env(DATABASE_URL=fresh_db))
+    done = run_cli(["migrate"], cli_env(DATABASE_URL=fresh_db))
     assert (done.returncode, done.stderr, done.stdout) == (3, line, "")
 
     served, port = _serve(fresh_db)
@@ -145,8 +107,8 @@ async def test_create_admin_promotes_an_existing_account(client: Client, pg_dsn:
     """The account keeps its password and id; it is an admin from its next login."""
     customer = await register(client, "customer")
     email = customer["email"]
-    env = _env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD="another long passphrase")
-    done = _tradeshub(["create-admin", email.upper()], env)
+    env = cli_env(DATABASE_URL=pg_dsn, ADMIN_PASSWORD="another long passphrase")
+    done = run_cli(["create-admin", email.upper()], env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"admin {email.upper()}: created or promoted\n"
 

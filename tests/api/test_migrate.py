@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from api.migrate import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
-from tests.conftest import ADMIN_URL, _db_url
-
-
-@pytest.fixture
-async def fresh_db() -> AsyncIterator[str]:
-    name = f"th_mig_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _db_url(name)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_fresh_then_rerun_is_noop(fresh_db: str) -> None:
